@@ -1,0 +1,137 @@
+"""Users, passwords and bearer tokens. Never commits: the caller owns the transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.orm import Session
+
+from cityloop.auth.models import AccessToken, RoleAssignment, UnitMembership, User
+from cityloop.auth.permissions import Role
+from cityloop.auth.principal import Principal
+from cityloop.core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+
+# The demo city's published password. It is accepted only in demo mode: a server started any other way
+# refuses it at login and when a user is created or a password set, so a demo account can never become a
+# way into a real deployment.
+DEMO_PASSWORD = "cityloop"  # noqa: S105 - published on purpose, refused outside demo mode
+MIN_PASSWORD_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    hasher: PasswordHasher
+    demo_mode: bool = False
+
+    @classmethod
+    def from_costs(cls, *, time_cost: int, memory_kib: int, parallelism: int,
+                   demo_mode: bool = False) -> PasswordPolicy:
+        return cls(PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism),
+                   demo_mode)
+
+    def check_new(self, password: str, field: str = "password") -> None:
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise ValidationFailed(f"{field} must be at least {MIN_PASSWORD_LENGTH} characters", field=field)
+        if password == DEMO_PASSWORD and not self.demo_mode:
+            raise ValidationFailed(f"{field}: the demo password is only accepted in demo mode", field=field)
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(session: Session, policy: PasswordPolicy, *, username: str, password: str,
+                roles: Iterable[Role], now: datetime, unit_ids: Iterable[int] = (),
+                display_name: str = "") -> User:
+    username = username.strip()
+    if not username:
+        raise ValidationFailed("username must not be empty", field="username")
+    role_set = set(roles)
+    if not role_set:
+        raise ValidationFailed("roles: give the user at least one role", field="roles")
+    policy.check_new(password)
+    if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"username {username!r} is taken", field="username", code="username_taken")
+    user = User(username=username, display_name=display_name or username,
+                password_hash=policy.hasher.hash(password), created_at=now)
+    user.roles = [RoleAssignment(role=r) for r in sorted(role_set)]
+    user.memberships = [UnitMembership(unit_id=u) for u in dict.fromkeys(unit_ids)]
+    session.add(user)
+    return user
+
+
+def set_password(session: Session, policy: PasswordPolicy, username: str, password: str) -> User:
+    user = get_by_username(session, username)
+    policy.check_new(password)
+    user.password_hash = policy.hasher.hash(password)
+    return user
+
+
+def get_by_username(session: Session, username: str) -> User:
+    user = session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user named {username!r}", field="username")
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def authenticate(session: Session, policy: PasswordPolicy, username: str, password: str) -> User:
+    user = session.scalar(sa.select(User).where(User.username == username))
+    if user is None or not user.active:
+        # Hash anyway so that a missing user takes as long as a wrong password.
+        policy.hasher.hash(password)
+        raise NotAuthenticated("wrong username or password", code="invalid_credentials")
+    try:
+        policy.hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise NotAuthenticated("wrong username or password", code="invalid_credentials") from None
+    if password == DEMO_PASSWORD and not policy.demo_mode:
+        raise NotAuthenticated(
+            "password: the demo password is refused outside demo mode; "
+            "set a real one with `cityloop user set-password`",
+            field="password", code="demo_password_refused")
+    return user
+
+
+def issue_token(session: Session, user: User, *, now: datetime, ttl: timedelta) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(AccessToken(token_hash=_token_digest(token), user_id=user.id, created_at=now,
+                            expires_at=now + ttl))
+    return token
+
+
+def revoke_token(session: Session, token: str, *, now: datetime) -> None:
+    session.execute(sa.update(AccessToken)
+                    .where(AccessToken.token_hash == _token_digest(token), AccessToken.revoked_at.is_(None))
+                    .values(revoked_at=now))
+
+
+def principal_for_token(session: Session, token: str, *, now: datetime) -> Principal:
+    row = session.execute(
+        sa.select(User, AccessToken.expires_at, AccessToken.revoked_at)
+        .join(AccessToken, AccessToken.user_id == User.id)
+        .where(AccessToken.token_hash == _token_digest(token))
+    ).first()
+    if row is None:
+        raise NotAuthenticated("the bearer token is not known", code="invalid_token")
+    user, expires_at, revoked_at = row
+    if revoked_at is not None or expires_at <= now:
+        raise NotAuthenticated("the bearer token has expired or was revoked", code="invalid_token")
+    if not user.active:
+        raise NotAuthenticated("this account is disabled", code="account_disabled")
+    return principal_of(user)
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(user_id=user.id, username=user.username, roles=user.role_set,
+                     unit_ids=tuple(sorted(m.unit_id for m in user.memberships)))

@@ -1,0 +1,376 @@
+"""One command per action. Services never commit: the caller owns the transaction, and every status change
+writes its CaseEvent in that same transaction (see `_record`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from cityloop.auth import service as auth_service
+from cityloop.auth.permissions import Permission, Role
+from cityloop.auth.principal import Principal
+from cityloop.cases import access
+from cityloop.cases import workflow as wf
+from cityloop.cases.models import (
+    Case,
+    CaseEvent,
+    CaseNumberCounter,
+    CaseRequest,
+    CaseTask,
+    RequestState,
+    Source,
+    TaskKind,
+)
+from cityloop.cases.schemas import (
+    ActionIn,
+    CaseIn,
+    CheckIn,
+    CollectorIn,
+    DispatchIn,
+    ExtensionIn,
+    NoteIn,
+    ReasonIn,
+    RequiredNoteIn,
+    VerifyIn,
+)
+from cityloop.catalog import queries as catalog_queries
+from cityloop.core.clock import to_business
+from cityloop.core.errors import Forbidden, StaleVersion, ValidationFailed
+from cityloop.core.geo import check_wgs84
+from cityloop.units import service as unit_service
+
+A = wf.Action
+
+# The channel a report is recorded under when the caller does not (or may not) name one.
+DEFAULT_SOURCE: dict[Role, Source] = {
+    Role.COLLECTOR: Source.COLLECTOR,
+    Role.CITIZEN: Source.CITIZEN,
+    Role.OPERATOR: Source.HOTLINE,
+    Role.LEADER: Source.LEADER,
+}
+
+
+def _next_number(session: Session, now: datetime) -> str:
+    """Case numbers read YYYYMMDD + a 6-digit daily sequence, the day taken in Asia/Shanghai.
+
+    One atomic upsert hands out the next value, so concurrent reports never share a number on either
+    database (PostgreSQL serialises on the row; SQLite writers hold the database lock).
+    """
+    day = to_business(now).strftime("%Y%m%d")
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(CaseNumberCounter).values(day=day, last=1)
+    stmt = stmt.on_conflict_do_update(index_elements=["day"],
+                                      set_={"last": CaseNumberCounter.last + 1})
+    seq = session.execute(stmt.returning(CaseNumberCounter.last)).scalar_one()
+    return f"{day}{seq:06d}"
+
+
+def create_case(session: Session, actor: Principal, data: CaseIn, *, now: datetime) -> Case:
+    actor.require(Permission.CASE_CREATE)
+    check_wgs84(data.lon, data.lat)
+    category = catalog_queries.find(session, data.kind, data.category_code)
+    if category is None:
+        raise ValidationFailed(
+            f"category_code: {data.category_code} is not a {data.kind.value} class of the adopted directory",
+            field="category_code")
+    if data.self_handled and not actor.has(Permission.CASE_SELF_HANDLE):
+        raise Forbidden("self_handled: only a collector's own report can be self-handled (自处置)",
+                        field="self_handled")
+    if data.source is not None and not actor.has(Permission.CASE_SET_SOURCE):
+        raise Forbidden("source: your role records reports under its own channel", field="source")
+    source = data.source or next(
+        (DEFAULT_SOURCE[r] for r in Role if r in actor.roles and r in DEFAULT_SOURCE), Source.OTHER)
+    case = Case(
+        number=_next_number(session, now), kind=data.kind, category_id=category.id,
+        category_code=category.code, description=data.description, lat=data.lat, lon=data.lon,
+        address=data.address, source=source, reporter_id=actor.user_id, urgent=data.urgent,
+        self_handled=data.self_handled, status=wf.Status.REPORTED, created_at=now, updated_at=now,
+    )
+    session.add(case)
+    session.add(CaseEvent(
+        case=case, action=A.REPORT, tag="case:report", from_status=None, to_status=wf.Status.REPORTED,
+        actor_id=actor.user_id, actor_role=_role(actor, A.REPORT), note="",
+        details={"source": source.value, "urgent": data.urgent, "self_handled": data.self_handled},
+        at=now))
+    return case
+
+
+# --- the shared machinery -------------------------------------------------------------------------------
+
+def _role(actor: Principal, action: wf.Action) -> str:
+    role = actor.role_for(wf.ACTION_PERMISSION[action])
+    return role.value if role else ""
+
+
+def _load(session: Session, actor: Principal, case_id: int, action: wf.Action, cmd: ActionIn) -> Case:
+    case = access.get_case_for(session, actor, case_id, need=wf.ACTION_PERMISSION[action])
+    if cmd.expected_version is not None and cmd.expected_version != case.version:
+        raise StaleVersion(
+            f"expected_version: the case is at version {case.version}, not {cmd.expected_version}; "
+            "reload it and try again", field="expected_version")
+    return case
+
+
+def _plan(case: Case, action: wf.Action, outcome: wf.Outcome | None = None) -> wf.Step:
+    return wf.next_step(case.status, action, outcome, case.pending_kinds())
+
+
+def _record(session: Session, case: Case, step: wf.Step, actor: Principal, now: datetime, *,
+            note: str = "", details: dict[str, Any] | None = None, unit_id: int | None = None,
+            request: CaseRequest | None = None) -> CaseEvent:
+    """Apply a planned step: the only place a case's status changes, so no change lacks its event."""
+    details = dict(details or {})
+    if step.outcome is not None:
+        details["outcome"] = step.outcome.value
+    for req in case.requests:
+        if req.state is not RequestState.PENDING:
+            continue
+        if req.kind == step.settles:
+            req.state = RequestState.APPROVED if step.approves else RequestState.DENIED
+            req.decided_by, req.decided_at, req.decision_note = actor.user_id, now, note
+            details["request_id"] = req.id
+        elif req.kind in step.lapses:
+            req.state, req.decided_at = RequestState.LAPSED, now
+            details.setdefault("lapsed_request_ids", []).append(req.id)
+    if step.to in wf.TERMINAL:
+        for task in case.tasks:
+            if task.done_at is None:  # e.g. 强制结案 while a 核查 is out
+                task.done_at, task.outcome = now, "cancelled"
+    if request is not None:
+        details["request_id"] = request.id
+    if step.rework:
+        case.rework_count += 1
+    event = CaseEvent(
+        case=case, action=step.action, tag=f"case:{step.action.value}", from_status=step.from_status,
+        to_status=step.to, actor_id=actor.user_id, actor_role=_role(actor, step.action),
+        unit_id=unit_id if unit_id is not None else case.unit_id, note=note, details=details, at=now)
+    case.status = step.to
+    if step.action is not A.COMMENT:
+        # Every command but a comment touches the row, so the version check serialises them.
+        case.updated_at = now
+    session.add(event)
+    return event
+
+
+def _simple(session: Session, actor: Principal, case_id: int, action: wf.Action, cmd: ActionIn,
+            now: datetime, *, note: str) -> Case:
+    case = _load(session, actor, case_id, action, cmd)
+    _record(session, case, _plan(case, action), actor, now, note=note)
+    return case
+
+
+def _require_own_unit(actor: Principal, case: Case) -> None:
+    if case.unit_id is None or case.unit_id not in actor.unit_ids:
+        raise Forbidden("only staff of the unit handling this case may do that", code="not_your_unit")
+
+
+def _assign(session: Session, case: Case, kind: TaskKind, collector_id: int, actor: Principal,
+            now: datetime) -> CaseTask:
+    user = auth_service.get_user(session, collector_id)
+    if user is None or not user.active or Role.COLLECTOR not in user.role_set:
+        raise ValidationFailed(f"collector_id: user {collector_id} is not an active collector (监督员)",
+                               field="collector_id")
+    task = CaseTask(kind=kind, collector_id=collector_id, assigned_by=actor.user_id, assigned_at=now)
+    case.tasks.append(task)
+    return task
+
+
+def _finish_task(case: Case, kind: TaskKind, actor: Principal, now: datetime, outcome: wf.Outcome) -> CaseTask:
+    task = case.open_task()
+    if task is None or task.kind is not kind or task.collector_id != actor.user_id:
+        raise Forbidden(f"this {kind.value} task was given to another collector", code="not_assignee")
+    task.done_at, task.outcome = now, outcome.value
+    return task
+
+
+# --- 受理 / 核实 / 立案 ------------------------------------------------------------------------------------
+
+def accept(session: Session, actor: Principal, case_id: int, cmd: NoteIn, *, now: datetime) -> Case:
+    return _simple(session, actor, case_id, A.ACCEPT, cmd, now, note=cmd.note)
+
+
+def reject(session: Session, actor: Principal, case_id: int, cmd: ReasonIn, *, now: datetime) -> Case:
+    return _simple(session, actor, case_id, A.REJECT, cmd, now, note=cmd.reason)
+
+
+def request_verification(session: Session, actor: Principal, case_id: int, cmd: CollectorIn, *,
+                         now: datetime) -> Case:
+    case = _load(session, actor, case_id, A.REQUEST_VERIFICATION, cmd)
+    step = _plan(case, A.REQUEST_VERIFICATION)
+    task = _assign(session, case, TaskKind.VERIFY, cmd.collector_id, actor, now)
+    _record(session, case, step, actor, now, note=cmd.note, details={"collector_id": task.collector_id})
+    return case
+
+
+def verify(session: Session, actor: Principal, case_id: int, cmd: VerifyIn, *, now: datetime) -> Case:
+    case = _load(session, actor, case_id, A.VERIFY, cmd)
+    outcome = wf.Outcome.CONFIRMED if cmd.confirmed else wf.Outcome.REFUTED
+    step = _plan(case, A.VERIFY, outcome)
+    _finish_task(case, TaskKind.VERIFY, actor, now, outcome)
+    _record(session, case, step, actor, now, note=cmd.note)
+    return case
+
+
+def file(session: Session, actor: Principal, case_id: int, cmd: NoteIn, *, now: datetime) -> Case:
+    case = _load(session, actor, case_id, A.FILE, cmd)
+    step = _plan(case, A.FILE, wf.Outcome.SELF_HANDLED if case.self_handled else None)
+    _record(session, case, step, actor, now, note=cmd.note)
+    return case
+
+
+def void(session: Session, actor: Principal, case_id: int, cmd: ReasonIn, *, now: datetime) -> Case:
+    return _simple(session, actor, case_id, A.VOID, cmd, now, note=cmd.reason)
+
+
+# --- 派遣 and the unit's requests ---------------------------------------------------------------------------
+
+def dispatch(session: Session, actor: Principal, case_id: int, cmd: DispatchIn, *, now: datetime) -> Case:
+    case = _load(session, actor, case_id, A.DISPATCH, cmd)
+    step = _plan(case, A.DISPATCH)
+    unit = unit_service.get_active(session, cmd.unit_id)
+    case.unit_id = unit.id
+    _record(session, case, step, actor, now, note=cmd.note, unit_id=unit.id,
+            details={"unit_id": unit.id, "unit_code": unit.code})
+    return case
+
+
+def _open_request(session: Session, actor: Principal, case_id: int, action: wf.Action, cmd: ReasonIn,
+                  now: datetime, *, amount: int | None = None, amount_unit: str | None = None) -> Case:
+    case = _load(session, actor, case_id, action, cmd)
+    step = _plan(case, action)
+    _require_own_unit(actor, case)
+    assert step.opens is not None  # noqa: S101 - every request_* row opens a request
+    req = CaseRequest(kind=step.opens, state=RequestState.PENDING, reason=cmd.reason, amount=amount,
+                      amount_unit=amount_unit, requested_by=actor.user_id, requested_at=now)
+    case.requests.append(req)
+    session.flush()  # flush: the event names the request by id
+    details: dict[str, Any] = {"kind": step.opens.value}
+    if amount is not None:
+        details |= {"amount": amount, "unit": amount_unit}
+    _record(session, case, step, actor, now, note=cmd.reason, details=details, request=req)
+    return case
+
+
+def request_return(session: Session, actor: Principal, case_id: int, cmd: ReasonIn, *,
+                   now: datetime) -> Case:
+    return _open_request(session, actor, case_id, A.REQUEST_RETURN, cmd, now)
+
+
+def request_extension(session: Session, actor: Principal, case_id: int, cmd: ExtensionIn, *,
+                      now: datetime) -> Case:
+    return _open_request(session, actor, case_id, A.REQUEST_EXTENSION, cmd, now, amount=cmd.amount,
+                         amount_unit=cmd.unit.value)
+
+
+def request_suspension(session: Session, actor: Principal, case_id: int, cmd: ReasonIn, *,
+                       now: datetime) -> Case:
+    return _open_request(session, actor, case_id, A.REQUEST_SUSPENSION, cmd, now)
+
+
+def _decide(session: Session, actor: Principal, case_id: int, action: wf.Action, cmd: NoteIn | ReasonIn,
+            now: datetime) -> Case:
+    case = _load(session, actor, case_id, action, cmd)
+    step = _plan(case, action)
+    note = cmd.reason if isinstance(cmd, ReasonIn) else cmd.note
+    details: dict[str, Any] = {}
+    if action is A.APPROVE_RETURN:
+        # 非本单位: the case goes back to the dispatcher's queue without a unit, all else kept.
+        details["returned_by_unit_id"] = case.unit_id
+        case.unit_id = None
+    if action is A.APPROVE_EXTENSION:
+        req = next(r for r in case.requests
+                   if r.kind is wf.RequestKind.EXTENSION and r.state is RequestState.PENDING)
+        details |= {"amount": req.amount, "unit": req.amount_unit}
+    _record(session, case, step, actor, now, note=note, details=details,
+            unit_id=details.get("returned_by_unit_id"))
+    return case
+
+
+def approve_return(session: Session, actor: Principal, case_id: int, cmd: NoteIn, *, now: datetime) -> Case:
+    return _decide(session, actor, case_id, A.APPROVE_RETURN, cmd, now)
+
+
+def deny_return(session: Session, actor: Principal, case_id: int, cmd: ReasonIn, *, now: datetime) -> Case:
+    return _decide(session, actor, case_id, A.DENY_RETURN, cmd, now)
+
+
+def approve_extension(session: Session, actor: Principal, case_id: int, cmd: NoteIn, *,
+                      now: datetime) -> Case:
+    return _decide(session, actor, case_id, A.APPROVE_EXTENSION, cmd, now)
+
+
+def deny_extension(session: Session, actor: Principal, case_id: int, cmd: ReasonIn, *,
+                   now: datetime) -> Case:
+    return _decide(session, actor, case_id, A.DENY_EXTENSION, cmd, now)
+
+
+def approve_suspension(session: Session, actor: Principal, case_id: int, cmd: NoteIn, *,
+                       now: datetime) -> Case:
+    return _decide(session, actor, case_id, A.APPROVE_SUSPENSION, cmd, now)
+
+
+def deny_suspension(session: Session, actor: Principal, case_id: int, cmd: ReasonIn, *,
+                    now: datetime) -> Case:
+    return _decide(session, actor, case_id, A.DENY_SUSPENSION, cmd, now)
+
+
+def resume(session: Session, actor: Principal, case_id: int, cmd: NoteIn, *, now: datetime) -> Case:
+    return _simple(session, actor, case_id, A.RESUME, cmd, now, note=cmd.note)
+
+
+def complete(session: Session, actor: Principal, case_id: int, cmd: RequiredNoteIn, *,
+             now: datetime) -> Case:
+    case = _load(session, actor, case_id, A.COMPLETE, cmd)
+    step = _plan(case, A.COMPLETE)
+    _require_own_unit(actor, case)
+    _record(session, case, step, actor, now, note=cmd.note)
+    return case
+
+
+# --- 核查 / 结案 and the flags ------------------------------------------------------------------------------
+
+def request_check(session: Session, actor: Principal, case_id: int, cmd: CollectorIn, *,
+                  now: datetime) -> Case:
+    case = _load(session, actor, case_id, A.REQUEST_CHECK, cmd)
+    step = _plan(case, A.REQUEST_CHECK)
+    task = _assign(session, case, TaskKind.CHECK, cmd.collector_id, actor, now)
+    _record(session, case, step, actor, now, note=cmd.note, details={"collector_id": task.collector_id})
+    return case
+
+
+def check(session: Session, actor: Principal, case_id: int, cmd: CheckIn, *, now: datetime) -> Case:
+    case = _load(session, actor, case_id, A.CHECK, cmd)
+    outcome = wf.Outcome.PASSED if cmd.passed else wf.Outcome.FAILED
+    step = _plan(case, A.CHECK, outcome)
+    _finish_task(case, TaskKind.CHECK, actor, now, outcome)
+    _record(session, case, step, actor, now, note=cmd.note)
+    return case
+
+
+def close(session: Session, actor: Principal, case_id: int, cmd: NoteIn, *, now: datetime) -> Case:
+    case = _simple(session, actor, case_id, A.CLOSE, cmd, now, note=cmd.note)
+    case.closed_at = now
+    return case
+
+
+def force_close(session: Session, actor: Principal, case_id: int, cmd: ReasonIn, *, now: datetime) -> Case:
+    case = _load(session, actor, case_id, A.FORCE_CLOSE, cmd)
+    _record(session, case, _plan(case, A.FORCE_CLOSE), actor, now, note=cmd.reason, details={"forced": True})
+    case.closed_at = now
+    return case
+
+
+def supervise(session: Session, actor: Principal, case_id: int, cmd: NoteIn, *, now: datetime) -> Case:
+    case = _load(session, actor, case_id, A.SUPERVISE, cmd)
+    _record(session, case, _plan(case, A.SUPERVISE), actor, now, note=cmd.note)
+    case.supervised = True
+    return case
+
+
+def comment(session: Session, actor: Principal, case_id: int, cmd: RequiredNoteIn, *,
+            now: datetime) -> Case:
+    return _simple(session, actor, case_id, A.COMMENT, cmd, now, note=cmd.note)

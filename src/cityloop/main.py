@@ -1,0 +1,115 @@
+"""The application factory: settings in, app out. Nothing connects at import time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import cityloop
+from cityloop.auth import routes as auth_routes
+from cityloop.auth.service import PasswordPolicy
+from cityloop.cases import routes as case_routes
+from cityloop.catalog import routes as catalog_routes
+from cityloop.core.clock import Clock, SystemClock
+from cityloop.core.errors import DomainError
+from cityloop.db.engine import make_engine
+from cityloop.db.session import read_sessionmaker, write_sessionmaker
+from cityloop.settings import Settings
+from cityloop.units import routes as unit_routes
+
+_HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
+
+
+def _error(status: int, code: str, message: str, field: str | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        body["field"] = field
+    body.update({k: v for k, v in extra.items() if v})
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form", "cookie")]
+    return ".".join(parts) or "body"
+
+
+def _validation_response(errors: list[Any]) -> JSONResponse:
+    items = [{"field": _field_of(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in errors]
+    if not items:
+        return _error(422, "validation_error", "the request is not valid")
+    message = "; ".join(f"{i['field']}: {i['message']}" for i in items)
+    return _error(422, "validation_error", message, items[0]["field"], errors=items)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_r: Request, exc: DomainError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message, exc.field, details=exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_r: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_response(list(exc.errors()))
+
+    @app.exception_handler(ValidationError)
+    async def model_invalid(_r: Request, exc: ValidationError) -> JSONResponse:
+        return _validation_response(list(exc.errors()))
+
+    @app.exception_handler(StaleDataError)
+    async def stale(_r: Request, _exc: StaleDataError) -> JSONResponse:
+        return _error(409, "stale_version", "the case was changed by someone else at the same time; reload it")
+
+    @app.exception_handler(IntegrityError)
+    async def integrity(_r: Request, _exc: IntegrityError) -> JSONResponse:
+        return _error(409, "conflict", "the change conflicts with one made at the same time; reload and retry")
+
+    @app.exception_handler(OperationalError)
+    async def busy(_r: Request, exc: OperationalError) -> JSONResponse:
+        if "locked" in str(exc.orig).lower():
+            return _error(503, "busy", "the database is busy; retry shortly")
+        raise exc
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail))
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.ensure_sqlite_dir()
+    engine = make_engine(settings.database_url)
+    app = FastAPI(title="cityloop", version=cityloop.__version__,
+                  description="数字城管 / 城市运行管理服务平台: the closed case loop. Datetimes are ISO 8601 with "
+                              "offset (+08:00); coordinates are WGS-84.")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.clock = clock or SystemClock()
+    app.state.write_sessions = write_sessionmaker(engine)
+    app.state.read_sessions = read_sessionmaker(engine)
+    app.state.password_policy = PasswordPolicy.from_costs(
+        time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism, demo_mode=settings.demo_mode)
+    install_error_handlers(app)
+    for module in (auth_routes, unit_routes, catalog_routes, case_routes):
+        app.include_router(module.router)
+
+    @app.get("/health", tags=["ops"])
+    def health() -> JSONResponse:
+        try:
+            with app.state.read_sessions() as session:
+                session.execute(sa.text("SELECT 1"))
+        except OperationalError as exc:
+            return JSONResponse({"status": "unavailable", "database": str(exc.orig)}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok", "version": cityloop.__version__,
+                             "demo_mode": settings.demo_mode})
+
+    return app

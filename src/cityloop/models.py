@@ -1,0 +1,12 @@
+"""Every ORM model, imported once so the metadata (and Alembic's autogenerate) sees the whole schema."""
+
+from __future__ import annotations
+
+from cityloop.auth import models as auth_models
+from cityloop.cases import models as case_models
+from cityloop.catalog import models as catalog_models
+from cityloop.db.base import Base
+from cityloop.units import models as unit_models
+
+metadata = Base.metadata
+MODEL_MODULES = (auth_models, unit_models, catalog_models, case_models)

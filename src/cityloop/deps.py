@@ -18,10 +18,20 @@ from cityloop.settings import Settings
 
 def get_session(request: Request) -> Iterator[Session]:
     with request.app.state.write_sessions() as session:
+        request.state.write_session = session
         yield session
 
 
 def get_read_session(request: Request) -> Iterator[Session]:
+    """A read session, or the request's write session when it has one (declare SessionDep first).
+
+    Sharing it means a write request holds one connection, not two, and authenticates inside the same
+    transaction that it then writes in.
+    """
+    existing = getattr(request.state, "write_session", None)
+    if existing is not None:
+        yield existing
+        return
     with request.app.state.read_sessions() as session:
         yield session
 

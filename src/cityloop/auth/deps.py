@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
@@ -13,7 +13,7 @@ from cityloop.auth.principal import Principal
 from cityloop.core.errors import NotAuthenticated
 from cityloop.deps import ClockDep, ReadSessionDep
 
-TOKEN_URL = "/api/v1/auth/token"
+TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a URL, not a secret
 _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 
@@ -27,7 +27,7 @@ def current_principal(session: ReadSessionDep, clock: ClockDep,
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def require(permission: Permission) -> object:
+def require(permission: Permission) -> Any:
     """A route dependency that answers 403 unless the caller holds `permission`."""
 
     def check(principal: PrincipalDep) -> Principal:

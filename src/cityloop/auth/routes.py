@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from cityloop.auth import service
 from cityloop.auth.deps import PrincipalDep
 from cityloop.auth.schemas import MeOut, TokenOut
-from cityloop.deps import ClockDep, SessionDep, SettingsDep
+from cityloop.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -26,7 +26,7 @@ def token(request: Request, session: SessionDep, clock: ClockDep, settings: Sett
 
 
 @router.get("/me", response_model=MeOut)
-def me(principal: PrincipalDep, session: SessionDep) -> MeOut:
+def me(session: ReadSessionDep, principal: PrincipalDep) -> MeOut:
     user = service.get_user(session, principal.user_id)
     return MeOut(id=principal.user_id, username=principal.username,
                  display_name=user.display_name if user else principal.username,

@@ -46,7 +46,7 @@ def available_actions(case: Case, principal: Principal) -> list[wf.Action]:
     return sorted(result, key=list(wf.Action).index)
 
 
-def _filtered(principal: Principal, f: CaseFilterIn) -> sa.Select[tuple[Case]]:
+def _filtered(principal: Principal, f: CaseFilterIn) -> sa.Select[Case]:
     stmt = sa.select(Case).where(access.visibility(principal))
     if f.status:
         stmt = stmt.where(Case.status.in_(f.status))
@@ -59,7 +59,7 @@ def _filtered(principal: Principal, f: CaseFilterIn) -> sa.Select[tuple[Case]]:
     return stmt
 
 
-def _page(session: Session, stmt: sa.Select[tuple[Case]], page: PageParams) -> tuple[Sequence[Case], int]:
+def _page(session: Session, stmt: sa.Select[Case], page: PageParams) -> tuple[Sequence[Case], int]:
     total = session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
     # Emergencies head every queue; then oldest first, so nothing waits forever behind new work.
     rows = session.scalars(stmt.order_by(Case.urgent.desc(), Case.created_at, Case.id)

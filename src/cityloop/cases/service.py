@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -243,7 +242,7 @@ def _open_request(session: Session, actor: Principal, case_id: int, action: wf.A
     case = _load(session, actor, case_id, action, cmd)
     step = _plan(case, action)
     _require_own_unit(actor, case)
-    assert step.opens is not None  # noqa: S101 - every request_* row opens a request
+    assert step.opens is not None
     req = CaseRequest(kind=step.opens, state=RequestState.PENDING, reason=cmd.reason, amount=amount,
                       amount_unit=amount_unit, requested_by=actor.user_id, requested_at=now)
     case.requests.append(req)

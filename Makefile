@@ -1,0 +1,41 @@
+# The two Quick-start commands are `make demo` and `make test`; both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck imports pytest bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "cityloop needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/cityloop demo
+
+test: lint typecheck imports pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	@# Services never commit and nothing uses backref (architecture.md §3): only entrypoints may commit.
+	@! grep -rn --include='*.py' -E '\.commit\(' src/cityloop | grep -v -E '/(routes|cli|main|deps)\.py:|/db/session\.py:' \
+		|| (echo 'commit() outside an entrypoint (see architecture.md §3)'; exit 1)
+	@! grep -rn --include='*.py' 'backref=' src/cityloop || (echo 'use back_populates, not backref'; exit 1)
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_reports.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -44,7 +44,9 @@ def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 def _validation_response(errors: list[Any]) -> JSONResponse:
-    items = [{"field": _field_of(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in errors]
+    # A body that is not JSON at all is located by character offset; the field to name is the body itself.
+    items = [{"field": "body" if e.get("type") == "json_invalid" else _field_of(e.get("loc", ())),
+              "message": e.get("msg", "invalid")} for e in errors]
     if not items:
         return _error(422, "validation_error", "the request is not valid")
     message = "; ".join(f"{i['field']}: {i['message']}" for i in items)

@@ -30,7 +30,7 @@ class Api:
     def body(self, action: str, **overrides: Any) -> dict[str, Any]:
         """A valid body for `action` (before the case's state is considered)."""
         w = self.world
-        base: dict[str, Any] = {
+        bodies: dict[str, dict[str, Any]] = {
             "reject": {"reason": "重复上报"}, "void": {"reason": "误立案"},
             "request_verification": {"collector_id": w["collector"].id},
             "request_check": {"collector_id": w["collector"].id},
@@ -42,8 +42,8 @@ class Api:
             "request_suspension": {"reason": "需专项资金"}, "deny_suspension": {"reason": "可以处置"},
             "complete": {"note": "已修复"}, "force_close": {"reason": "单位撤销，无法处置"},
             "comment": {"note": "请尽快处理"},
-        }.get(action, {})
-        return {**base, **overrides}
+        }
+        return {**bodies.get(action, {}), **overrides}
 
     def report(self, who: str = "collector", expect: int = 201, **fields: Any) -> dict[str, Any]:
         body = {"kind": "part", "category_code": "01001", "description": "供水井盖缺失",

@@ -14,11 +14,13 @@ router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 
 @router.post("/auth/token", response_model=TokenOut)
-def token(request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep,
+def token(request: Request, read: ReadSessionDep, session: SessionDep, clock: ClockDep, settings: SettingsDep,
           username: Annotated[str, Form(min_length=1, max_length=64)],
           password: Annotated[str, Form(min_length=1, max_length=256)]) -> TokenOut:
     """OAuth2 password flow: form fields `username` and `password` → a bearer token."""
-    user = service.authenticate(session, request.app.state.password_policy, username, password)
+    # The password check is slow on purpose (argon2), so it runs in the read session: on SQLite the write
+    # session takes the database's write lock at its first statement, which is only the token insert.
+    user = service.authenticate(read, request.app.state.password_policy, username, password)
     ttl = timedelta(hours=settings.token_ttl_hours)
     access_token = service.issue_token(session, user, now=clock.now(), ttl=ttl)
     session.commit()

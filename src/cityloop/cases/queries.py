@@ -112,10 +112,11 @@ def timeline(session: Session, principal: Principal, case_id: int) -> list[dict[
     events = session.scalars(sa.select(CaseEvent).where(CaseEvent.case_id == case.id)
                              .order_by(CaseEvent.at, CaseEvent.id)).all()
     user_ids = {e.actor_id for e in events if e.actor_id is not None}
-    names = dict(session.execute(sa.select(User.id, User.display_name).where(User.id.in_(user_ids)))
-                 .tuples().all()) if user_ids else {}
+    names: dict[int, str] = dict(session.execute(
+        sa.select(User.id, User.display_name).where(User.id.in_(user_ids))).all()) if user_ids else {}
     units = unit_queries.names_by_id(session, {e.unit_id for e in events if e.unit_id is not None})
-    # Citizens see the public trail: what happened and when, never who inside the city did it.
+    # Citizens see the public trail: what happened and when, never who inside the city did it, nor notes
+    # other than their own.
     staff_view = principal.has(Permission.UNIT_READ)
     return [{
         "id": e.id, "action": e.action, "action_label": wf.ACTION_LABELS[e.action],
@@ -123,6 +124,6 @@ def timeline(session: Session, principal: Principal, case_id: int) -> list[dict[
         "actor_id": e.actor_id if staff_view else None,
         "actor": names.get(e.actor_id) if staff_view and e.actor_id is not None else None,
         "role": e.actor_role, "unit_id": e.unit_id, "unit": units.get(e.unit_id) if e.unit_id else None,
-        "note": e.note if staff_view or e.action is A.REPORT else "",
+        "note": e.note if staff_view or e.action is A.REPORT or e.actor_id == principal.user_id else "",
         "details": e.details if staff_view else {}, "at": e.at,
     } for e in events]

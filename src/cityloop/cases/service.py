@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from cityloop.auth import service as auth_service
 from cityloop.auth.permissions import Permission, Role
@@ -149,8 +150,11 @@ def _record(session: Session, case: Case, step: wf.Step, actor: Principal, now: 
         unit_id=unit_id if unit_id is not None else case.unit_id, note=note, details=details, at=now)
     case.status = step.to
     if step.action is not A.COMMENT:
-        # Every command but a comment touches the row, so the version check serialises them.
+        # Every command but a comment touches the row, so the version check serialises them. Flagged, not
+        # just assigned: an unchanged updated_at (same instant, a fake clock) would otherwise skip the UPDATE
+        # and with it the version bump.
         case.updated_at = now
+        flag_modified(case, "updated_at")
     session.add(event)
     return event
 

@@ -20,8 +20,8 @@ def list_units(session: Session, page: PageParams, *, level: UnitLevel | None = 
     if active is not None:
         stmt = stmt.where(Unit.active.is_(active))
     if q:
-        like = f"%{q}%"
-        stmt = stmt.where(sa.or_(Unit.name.like(like), Unit.code.like(like)))
+        # A literal, case-insensitive substring: % and _ typed by a person are characters, not wildcards.
+        stmt = stmt.where(sa.or_(Unit.name.icontains(q, autoescape=True), Unit.code.icontains(q, autoescape=True)))
     total = session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(Unit.code).limit(page.limit).offset(page.offset)).all()
     return rows, total
@@ -30,4 +30,4 @@ def list_units(session: Session, page: PageParams, *, level: UnitLevel | None = 
 def names_by_id(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return dict(session.execute(sa.select(Unit.id, Unit.name).where(Unit.id.in_(ids))).tuples().all())
+    return dict(session.execute(sa.select(Unit.id, Unit.name).where(Unit.id.in_(ids))).all())

@@ -32,9 +32,8 @@ def run() -> None:
     url = config.get_main_option("sqlalchemy.url") or Settings().database_url
     engine = make_engine(url)
     try:
-        with engine.connect() as conn:
+        with engine.begin() as conn:  # commits when the migrations return, rolls back if they raise
             _run(conn)
-            conn.commit()
     finally:
         engine.dispose()
 

@@ -422,17 +422,22 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql
 """
-_PG_TRIGGER = (
+_PG_TRIGGERS = [
     "CREATE TRIGGER case_events_immutable BEFORE UPDATE OR DELETE ON case_events "
-    "FOR EACH ROW EXECUTE FUNCTION case_events_immutable()"
-)
+    "FOR EACH ROW EXECUTE FUNCTION case_events_immutable()",
+    # TRUNCATE fires no row trigger, so it gets a statement trigger of its own.
+    "CREATE TRIGGER case_events_no_truncate BEFORE TRUNCATE ON case_events "
+    "FOR EACH STATEMENT EXECUTE FUNCTION case_events_immutable()",
+]
 
 
 def _install_event_immutability() -> None:
-    # The audit trail must hold against any writer, not only the ORM: refuse UPDATE and DELETE outright.
+    # The audit trail must hold against any writer, not only the ORM: refuse UPDATE, DELETE (and on
+    # PostgreSQL TRUNCATE) outright. SQLite has no TRUNCATE; its DELETE without WHERE fires the row trigger.
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_PG_FUNCTION)
-        op.execute(_PG_TRIGGER)
+        for statement in _PG_TRIGGERS:
+            op.execute(statement)
     else:
         for statement in _SQLITE_TRIGGERS:
             op.execute(statement)
@@ -441,6 +446,7 @@ def _install_event_immutability() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS case_events_immutable ON case_events")
+        op.execute("DROP TRIGGER IF EXISTS case_events_no_truncate ON case_events")
         op.execute("DROP FUNCTION IF EXISTS case_events_immutable()")
     else:
         op.execute("DROP TRIGGER IF EXISTS case_events_no_update")

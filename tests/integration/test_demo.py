@@ -1,0 +1,144 @@
+"""The demo city, loaded into a fresh database as `cityloop demo` does, and its published login."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from cityloop import demo, migrations
+from cityloop.auth import service as auth_service
+from cityloop.auth.models import User
+from cityloop.auth.permissions import Role
+from cityloop.cases.models import Case, CaseEvent
+from cityloop.cases.workflow import Action, Status
+from cityloop.catalog.models import Category
+from cityloop.db.engine import make_engine
+from cityloop.db.session import session_scope, write_sessionmaker
+from cityloop.main import create_app
+from cityloop.settings import Settings
+from cityloop.units.models import Unit
+from tests.dbutil import fresh_database_url
+from tests.factories import EPOCH
+
+
+def _settings(url: str, *, demo_mode: bool) -> Settings:
+    return Settings(database_url=url, demo_mode=demo_mode, argon2_time_cost=1, argon2_memory_kib=8,
+                    argon2_parallelism=1)
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database_url(tmp_path_factory.mktemp("demo")) as u:
+        yield u
+
+
+@pytest.fixture(scope="module")
+def engine(url: str) -> Iterator[Engine]:
+    eng = make_engine(url)
+    migrations.upgrade(eng)
+    policy = auth_service.PasswordPolicy.from_costs(time_cost=1, memory_kib=8, parallelism=1, demo_mode=True)
+    with session_scope(write_sessionmaker(eng)) as session:
+        assert not demo.is_loaded(session)
+        demo.load(session, policy, EPOCH)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine) as s:
+        yield s
+
+
+def test_one_user_per_role_and_the_unit_for_unit_staff(session: Session) -> None:
+    assert demo.is_loaded(session)
+    users = {u.username: u for u in session.scalars(sa.select(User))}
+    assert set(users) == {username for username, _, _ in demo.LOGINS}
+    # Exactly one user holds each role, and nobody holds two.
+    assert sorted(r for u in users.values() for r in u.role_set) == sorted(Role)
+    assert len(users) == len(Role)
+    unit_ids = dict(session.execute(sa.select(Unit.code, Unit.id)).all())
+    for username, role, unit_code in demo.LOGINS:
+        user = users[username]
+        assert user.role_set == {role}
+        assert user.active
+        expected = [unit_ids[unit_code]] if unit_code else []
+        assert [m.unit_id for m in user.memberships] == expected, username
+    assert [(u, c) for u, r, c in demo.LOGINS if r is Role.UNIT_STAFF] == [("unit_staff", demo.STAFF_UNIT)]
+
+
+def test_five_cases_at_five_stages_with_timelines_opening_on_a_report(session: Session) -> None:
+    cases = session.scalars(sa.select(Case).order_by(Case.id)).all()
+    assert sorted(c.status for c in cases) == sorted(
+        [Status.CLOSED, Status.DISPATCHED, Status.FILED, Status.REGISTERED, Status.REPORTED])
+    staff_unit = session.scalar(sa.select(Unit.id).where(Unit.code == demo.STAFF_UNIT))
+    for case in cases:
+        events = session.scalars(sa.select(CaseEvent).where(CaseEvent.case_id == case.id)
+                                 .order_by(CaseEvent.at, CaseEvent.id)).all()
+        first = events[0]
+        assert (first.action, first.from_status, first.to_status) == (Action.REPORT, None, Status.REPORTED)
+        assert first.at == case.created_at
+        for previous, event in itertools.pairwise(events):
+            assert event.from_status == previous.to_status
+            assert event.at > previous.at
+        assert events[-1].to_status == case.status
+        assert case.version == len(events)  # every command bumped the version once
+        if case.status in (Status.DISPATCHED, Status.CLOSED):
+            assert case.unit_id == staff_unit
+    closed = next(c for c in cases if c.status is Status.CLOSED)
+    assert closed.closed_at is not None
+    assert [e.action for e in closed.events] == [
+        Action.REPORT, Action.ACCEPT, Action.FILE, Action.DISPATCH, Action.COMPLETE, Action.REQUEST_CHECK,
+        Action.CHECK, Action.CLOSE]
+    assert sum(c.urgent for c in cases) == 1
+
+
+def test_units_are_synthetic_and_nested_as_declared(session: Session) -> None:
+    units = {u.code: u for u in session.scalars(sa.select(Unit))}
+    assert set(units) == {u.code for u in demo.UNITS}
+    for declared in demo.UNITS:
+        unit = units[declared.code]
+        assert unit.synthetic
+        assert "演示" in unit.name
+        assert (unit.name, unit.level, unit.industry) == (declared.name, declared.level, declared.industry)
+        assert unit.parent_id == (units[declared.parent].id if declared.parent else None)
+
+
+def test_the_demo_also_seeds_the_class_directory(session: Session) -> None:
+    assert session.scalar(sa.select(sa.func.count()).select_from(Category)) == 403
+
+
+def _token(client: TestClient, username: str, password: str) -> tuple[int, dict[str, object]]:
+    r = client.post("/api/v1/auth/token", data={"username": username, "password": password})
+    return r.status_code, r.json()
+
+
+@pytest.mark.parametrize("username", [username for username, _, _ in demo.LOGINS])
+def test_demo_logins_work_in_demo_mode(url: str, engine: Engine, username: str) -> None:
+    app = create_app(_settings(url, demo_mode=True))
+    try:
+        with TestClient(app) as client:
+            status, body = _token(client, username, demo.DEMO_PASSWORD)
+            assert status == 200, body
+            me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+            assert me.status_code == 200, me.text
+            assert me.json()["username"] == username
+    finally:
+        app.state.engine.dispose()
+
+
+def test_the_demo_password_is_refused_outside_demo_mode(url: str, engine: Engine) -> None:
+    app = create_app(_settings(url, demo_mode=False))
+    try:
+        with TestClient(app) as client:
+            status, body = _token(client, "admin", demo.DEMO_PASSWORD)
+            assert status == 401
+            assert body["code"] == "demo_password_refused"
+    finally:
+        app.state.engine.dispose()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 WRITE_OPTION = "cityloop_write"
+WRITE_QUEUE_TIMEOUT_S = 30
+_HOLDS_QUEUE = "cityloop_holds_write_queue"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -33,12 +36,35 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         for pragma in ("foreign_keys=ON", "journal_mode=WAL", "busy_timeout=30000", "synchronous=NORMAL"):
             dbapi_conn.execute(f"PRAGMA {pragma}")
 
+    # Writers of this process queue on a lock before asking SQLite for its write lock. SQLite's own busy
+    # handler retries with growing sleeps, so under contention some writers waited a second or more while
+    # others went first; the queue keeps waits close to the work ahead (docs/PERFORMANCE.md). Other
+    # processes (a worker, the CLI) still meet at SQLite's lock, with the busy timeout.
+    queue = threading.Lock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Writers take the write lock up front, so a command never fails half-way on a lock upgrade
         # (which SQLite reports as SQLITE_BUSY without waiting); readers run beside them under WAL.
-        write = conn.get_execution_options().get(WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        if not conn.get_execution_options().get(WRITE_OPTION, False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        if not queue.acquire(timeout=WRITE_QUEUE_TIMEOUT_S):
+            raise TimeoutError(f"no turn to write within {WRITE_QUEUE_TIMEOUT_S} s")
+        conn.info[_HOLDS_QUEUE] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _leave_queue(conn)
+            raise
+
+    def _leave_queue(conn: Any) -> None:
+        if conn.info.pop(_HOLDS_QUEUE, False):
+            queue.release()
+
+    # Both fire for every end of a transaction begun above, whether it commits, fails or is abandoned.
+    event.listen(engine, "commit", _leave_queue)
+    event.listen(engine, "rollback", _leave_queue)
 
 
 def writer(engine: Engine) -> Engine:

@@ -32,20 +32,19 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from cityloop import demo, migrations
 from cityloop.auth.service import PasswordPolicy
 from cityloop.catalog.seed import seed_national_directory
 from cityloop.core.clock import SystemClock
 from cityloop.db.engine import make_engine
+from cityloop.db.scratch import scratch_database
 from cityloop.db.session import session_scope, write_sessionmaker
 from cityloop.settings import Settings
 
@@ -85,21 +84,9 @@ def machine() -> dict[str, str]:
 @contextlib.contextmanager
 def database(postgres: str | None) -> Iterator[str]:
     """A fresh, empty database URL for this run, removed afterwards."""
-    if postgres is None:
-        with tempfile.TemporaryDirectory(prefix="cityloop-bench-") as tmp:
-            yield f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
-        return
-    base = make_url(postgres)
-    name = f"cityloop_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with tempfile.TemporaryDirectory(prefix="cityloop-bench-") as tmp, \
+            scratch_database(Path(tmp), postgres, prefix="cityloop_bench") as url:
+        yield url
 
 
 def prepare(url: str) -> str:

@@ -71,9 +71,8 @@ def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url, argon2_time_cost=1, argon2_memory_kib=8, argon2_parallelism=1)
 
 
-@pytest.fixture
-def app(settings: Settings, clock: FakeClock, session_factory: Callable[[], Session]) -> Iterator[FastAPI]:
-    application = create_app(settings, clock=clock)
+def share_test_session(application: FastAPI, session_factory: Callable[[], Session]) -> None:
+    """Route every request's sessions to one fresh session on the test's connection."""
 
     def request_session(request: Request) -> Iterator[Session]:
         # One session per request, like production: whatever a failed request left unflushed is discarded.
@@ -88,6 +87,12 @@ def app(settings: Settings, clock: FakeClock, session_factory: Callable[[], Sess
 
     application.dependency_overrides[get_session] = request_session
     application.dependency_overrides[get_read_session] = request_session
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FakeClock, session_factory: Callable[[], Session]) -> Iterator[FastAPI]:
+    application = create_app(settings, clock=clock)
+    share_test_session(application, session_factory)
     yield application
     application.state.engine.dispose()
 

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
-from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -15,12 +14,11 @@ from cityloop.auth.permissions import Role
 from cityloop.auth.service import DEMO_PASSWORD
 from cityloop.cases.workflow import Action
 from cityloop.core.clock import FakeClock
-from cityloop.deps import get_read_session, get_session
 from cityloop.main import create_app
 from cityloop.settings import Settings
 from cityloop.units.models import UnitLevel
 from tests import factories
-from tests.conftest import World
+from tests.conftest import World, share_test_session
 
 TOKEN = "/api/v1/auth/token"
 
@@ -46,18 +44,7 @@ def demo_client(settings: Settings, clock: FakeClock,
                 session_factory: Callable[[], Session]) -> Iterator[TestClient]:
     """A second app, in demo mode, on the same test transaction as the `app` fixture."""
     application = create_app(settings.model_copy(update={"demo_mode": True}), clock=clock)
-
-    def request_session(request: Request) -> Iterator[Session]:
-        existing = getattr(request.state, "test_session", None)
-        if existing is not None:
-            yield existing
-            return
-        with session_factory() as s:
-            request.state.test_session = s
-            yield s
-
-    application.dependency_overrides[get_session] = request_session
-    application.dependency_overrides[get_read_session] = request_session
+    share_test_session(application, session_factory)
     with TestClient(application) as c:
         yield c
     application.state.engine.dispose()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -85,11 +89,31 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail))
 
 
+def install_offline_docs(app: FastAPI) -> None:
+    """/docs and /redoc with their scripts served by the app itself: command centres run on intranets where
+    FastAPI's default CDN links would leave the pages blank. The files come from the fastapi-offline package."""
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/static/apidocs", StaticFiles(directory=assets), name="apidocs")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json", title="cityloop API",
+            swagger_js_url="/static/apidocs/swagger-ui-bundle.js", swagger_css_url="/static/apidocs/swagger-ui.css",
+            swagger_favicon_url="/static/apidocs/favicon.png")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url=app.openapi_url or "/openapi.json", title="cityloop API",
+                              redoc_js_url="/static/apidocs/redoc.standalone.js",
+                              redoc_favicon_url="/static/apidocs/favicon.png", with_google_fonts=False)
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.ensure_sqlite_dir()
     engine = make_engine(settings.database_url)
-    app = FastAPI(title="cityloop", version=cityloop.__version__,
+    app = FastAPI(title="cityloop", version=cityloop.__version__, docs_url=None, redoc_url=None,
                   description="数字城管 / 城市运行管理服务平台: the closed case loop. Datetimes are ISO 8601 with "
                               "offset (+08:00); coordinates are WGS-84.")
     app.state.settings = settings
@@ -101,6 +125,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism, demo_mode=settings.demo_mode)
     install_error_handlers(app)
+    install_offline_docs(app)
     for module in (auth_routes, unit_routes, catalog_routes, case_routes):
         app.include_router(module.router)
 

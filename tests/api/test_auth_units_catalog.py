@@ -258,3 +258,16 @@ def test_docs_and_openapi_list_every_action(client: TestClient) -> None:
     for path in ("/api/v1/auth/token", "/api/v1/me", "/api/v1/units", "/api/v1/categories", "/api/v1/cases",
                  "/api/v1/queue", "/api/v1/cases/{case_id}", "/api/v1/cases/{case_id}/events"):
         assert path in paths
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_api_docs_load_nothing_from_outside_the_server(client: TestClient, page: str) -> None:
+    # Command centres run on intranets: a page that pulls scripts from a CDN renders blank there.
+    html = client.get(page).text
+    assert re.findall(r"""(?:src|href)\s*=\s*["']?(https?:)""", html) == []
+    assets = re.findall(r"""['"](/static/apidocs/[^'"]+)['"]""", html)
+    assert assets, "the page should reference the locally served assets"
+    for asset in assets:
+        r = client.get(asset)
+        assert r.status_code == 200, asset
+        assert len(r.content) > 1000, asset

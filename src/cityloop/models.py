@@ -6,7 +6,9 @@ from cityloop.auth import models as auth_models
 from cityloop.cases import models as case_models
 from cityloop.catalog import models as catalog_models
 from cityloop.db.base import Base
+from cityloop.deadlines import models as deadline_models
+from cityloop.notifications import models as notification_models
 from cityloop.units import models as unit_models
 
 metadata = Base.metadata
-MODEL_MODULES = (auth_models, unit_models, catalog_models, case_models)
+MODEL_MODULES = (auth_models, unit_models, catalog_models, case_models, deadline_models, notification_models)

@@ -53,6 +53,8 @@ class Case(CreatedAtMixin, Base):
     kind: Mapped[Kind] = mapped_column(str_enum(Kind, "case_kind", length=8))
     category_id: Mapped[int] = mapped_column(sa.ForeignKey("categories.id"))
     category_code: Mapped[str] = mapped_column(sa.String(8))
+    # The 立结案标准 row chosen at filing: it fixed the handling deadline and the closing criterion.
+    filing_standard_id: Mapped[int | None] = mapped_column(sa.ForeignKey("filing_standards.id"), default=None)
     description: Mapped[str] = mapped_column(sa.Text)
     lat: Mapped[float]
     lon: Mapped[float]

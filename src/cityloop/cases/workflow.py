@@ -42,6 +42,7 @@ OPEN: frozenset[Status] = frozenset(Status) - TERMINAL
 
 class Action(StrEnum):
     REPORT = "report"  # the first event of every case; not a transition (no row in the table)
+    BREACH = "breach"  # a step's deadline passed (written by the worker); not a transition
     ACCEPT = "accept"
     REJECT = "reject"
     REQUEST_VERIFICATION = "request_verification"
@@ -69,7 +70,8 @@ class Action(StrEnum):
 
 
 ACTION_LABELS: dict[Action, str] = {
-    Action.REPORT: "上报", Action.ACCEPT: "受理", Action.REJECT: "不予受理", Action.REQUEST_VERIFICATION: "发核实",
+    Action.REPORT: "上报", Action.BREACH: "超时",
+    Action.ACCEPT: "受理", Action.REJECT: "不予受理", Action.REQUEST_VERIFICATION: "发核实",
     Action.VERIFY: "核实", Action.FILE: "立案", Action.VOID: "作废", Action.DISPATCH: "派遣",
     Action.REQUEST_RETURN: "申请回退", Action.APPROVE_RETURN: "同意回退", Action.DENY_RETURN: "驳回回退",
     Action.REQUEST_EXTENSION: "申请延期", Action.APPROVE_EXTENSION: "同意延期",
@@ -173,6 +175,7 @@ OUTCOMES: dict[Action, frozenset[Outcome]] = {
 
 ACTION_PERMISSION: dict[Action, Permission] = {
     A.REPORT: Permission.CASE_CREATE,
+    A.BREACH: Permission.CASE_SUPERVISE,  # never performed by a person; the worker records it
     A.ACCEPT: Permission.CASE_ACCEPT,
     A.REJECT: Permission.CASE_REJECT,
     A.REQUEST_VERIFICATION: Permission.CASE_REQUEST_VERIFICATION,

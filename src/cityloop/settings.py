@@ -29,6 +29,15 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
 
+    # The city's working calendar and deadline rules.
+    work_periods: str = Field(default="08:00-12:00,14:00-18:00",
+                              description="working periods of a working day, comma-separated HH:MM-HH:MM")
+    deadline_yellow_at: float = Field(default=0.8, gt=0, lt=1, description="share of a limit used → yellow")
+    max_extensions: int = Field(default=2, ge=0, description="approved 延期 per handling deadline")
+    supervise_on_breach: bool = Field(default=False, description="raise 督办 automatically when a clock goes red")
+    calendar_horizon_days: int = Field(default=60, ge=1, description="warn when these coming days are uncovered")
+    worker_interval_s: float = Field(default=30.0, gt=0)
+
     def ensure_sqlite_dir(self) -> None:
         """Create the directory of an SQLite file URL so that a first run on a new machine just works."""
         prefix = "sqlite:///"

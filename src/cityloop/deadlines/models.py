@@ -62,6 +62,9 @@ class Deadline(Base):
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     met_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # When the yellow light comes on (a share of the limit used, settings.deadline_yellow_at); precomputed
+    # on the working calendar so the warning sweep is a plain comparison.
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     extensions: Mapped[int] = mapped_column(default=0)
 

@@ -163,6 +163,7 @@ def upgrade() -> None:
         sa.Column("paused_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("met_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("breached_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("warn_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("warned_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("extensions", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_deadlines_case_id_cases")),

@@ -1,0 +1,1 @@
+"""The worker: periodic sweeps and outbox delivery."""

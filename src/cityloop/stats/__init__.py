@@ -1,0 +1,1 @@
+"""Timeliness and evaluation figures, computed from events and deadlines."""

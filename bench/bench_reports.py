@@ -243,9 +243,9 @@ def run_phase(name: str, expect: int, base: str, headers: dict[str, str], reques
     return phase
 
 
-PLACES = (  # (kind, class code, description): classes of the national directory
-    ("part", "01001", "供水井盖缺失"), ("part", "01037", "路灯不亮"), ("event", "06010", "暴露垃圾"),
-    ("event", "09006", "流动摊贩占道经营"), ("event", "04002", "行道树枝干折断"),
+PLACES = (  # (kind, class code, description): classes of the demo city's adopted directory (运城 codes)
+    ("part", "0101", "上水井盖缺失"), ("part", "0137", "路灯不亮"), ("event", "0110", "暴露生活垃圾"),
+    ("event", "0401", "流动摊贩无照经营"), ("part", "0402", "行道树枝干折断"),
 )
 
 

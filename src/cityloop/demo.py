@@ -15,16 +15,20 @@ from cityloop.auth.models import User
 from cityloop.auth.permissions import ROLE_LABELS, Role
 from cityloop.auth.principal import Principal
 from cityloop.cases import service as case_service
+from cityloop.cases.models import Case
 from cityloop.cases.schemas import (
     CaseIn,
     CheckIn,
     CollectorIn,
     DispatchIn,
+    FileIn,
     NoteIn,
     RequiredNoteIn,
 )
+from cityloop.catalog import queries as catalog_queries
+from cityloop.catalog import service as catalog_service
 from cityloop.catalog.enums import Kind
-from cityloop.catalog.seed import seed_national_directory
+from cityloop.catalog.seed import DEMO_STANDARD, seed_demo_standard, seed_national_directory
 from cityloop.units import service as unit_service
 from cityloop.units.models import Unit, UnitLevel
 
@@ -66,8 +70,14 @@ def is_loaded(session: Session) -> bool:
 
 
 def load(session: Session, policy: auth_service.PasswordPolicy, now: datetime) -> None:
-    """Load the demo city into an empty database. The caller commits."""
-    seed_national_directory(session)
+    """Load the demo city into an empty database. The caller commits.
+
+    The demo city files under 运城's real 2026 立结案标准 (DEMO_STANDARD, its source named on the version), since
+    Hangzhou's own is not public; the national directory is loaded beside it.
+    """
+    seed_national_directory(session, now)
+    seed_demo_standard(session, now)
+    catalog_service.adopt(session, DEMO_STANDARD, now)
     units: dict[str, Unit] = {}
     for u in UNITS:
         units[u.code] = unit_service.create_unit(session, code=u.code, name=u.name, level=u.level, now=now,
@@ -100,32 +110,39 @@ def _cases(session: Session, p: dict[str, Principal], unit_id: int, now: datetim
         session.flush()  # flush: later commands address the case by id
         return case.id
 
+    def under(case_id: int, criterion: str) -> FileIn:
+        """File under the class's row whose 立案条件 mentions `criterion`, as the shift leader would pick it."""
+        rows = catalog_queries.standards_for(session, session.get_one(Case, case_id).category_id)
+        return FileIn(filing_standard_id=next(r.id for r in rows if criterion in r.filing_criteria))
+
     collector_id = p["collector"].user_id
-    # A full loop, closed.
-    c = report("collector", Kind.EVENT, "09006", "黄龙体育中心东门外流动摊贩占道经营", 30.2712, 120.1376,
+    # Codes are 运城's legacy 4-digit classes (major 2 + minor 2), the adopted directory.
+    # A full loop, closed. 事件 0401 无照经营游商: 在城市公共场所流动经营摊贩.
+    c = report("collector", Kind.EVENT, "0401", "黄龙体育中心东门外流动摊贩占道经营", 30.2712, 120.1376,
                "西湖区黄龙路1号东门外")
     case_service.accept(session, p["operator"], c, NoteIn(), now=step())
-    case_service.file(session, p["shift_leader"], c, NoteIn(), now=step())
+    # The 运城 row is an emergency one (2紧急工作时): filing under it makes the case urgent.
+    case_service.file(session, p["shift_leader"], c, under(c, "流动经营摊贩"), now=step())
     case_service.dispatch(session, p["dispatcher"], c, DispatchIn(unit_id=unit_id), now=step())
     case_service.complete(session, p["unit_staff"], c, RequiredNoteIn(note="已劝离摊贩，恢复通行"), now=step())
     case_service.request_check(session, p["operator"], c, CollectorIn(collector_id=collector_id), now=step())
     case_service.check(session, p["collector"], c, CheckIn(passed=True, note="现场已无摊贩"), now=step())
     case_service.close(session, p["shift_leader"], c, NoteIn(), now=step())
-    # At the unit.
-    c = report("collector", Kind.PART, "01037", "曙光路与杭大路口路灯夜间不亮", 30.2707, 120.1452,
+    # At the unit. 部件 0137 路灯, row 单盏不亮.
+    c = report("collector", Kind.PART, "0137", "曙光路与杭大路口路灯夜间不亮", 30.2707, 120.1452,
                "西湖区曙光路杭大路口东北角")
     case_service.accept(session, p["operator"], c, NoteIn(), now=step())
-    case_service.file(session, p["shift_leader"], c, NoteIn(), now=step())
+    case_service.file(session, p["shift_leader"], c, under(c, "单盏不亮"), now=step())
     case_service.dispatch(session, p["dispatcher"], c, DispatchIn(unit_id=unit_id), now=step())
-    # Waiting for dispatch.
-    c = report("citizen", Kind.EVENT, "06010", "文三路公交站旁暴露垃圾堆放，气味明显", 30.2781, 120.1347,
+    # Waiting for dispatch. 事件 0110 暴露生活垃圾.
+    c = report("citizen", Kind.EVENT, "0110", "文三路公交站旁暴露垃圾堆放，气味明显", 30.2781, 120.1347,
                "西湖区文三路学院路口公交站")
     case_service.accept(session, p["operator"], c, NoteIn(), now=step())
-    case_service.file(session, p["shift_leader"], c, NoteIn(), now=step())
-    # Waiting for the shift leader.
-    c = report("operator", Kind.EVENT, "04002", "保俶路行道树枝干折断悬挂在人行道上方", 30.2669, 120.1468,
+    case_service.file(session, p["shift_leader"], c, under(c, "生活垃圾"), now=step())
+    # Waiting for the shift leader. 部件 0402 行道树, row 倒伏、倾斜、断枝.
+    c = report("operator", Kind.PART, "0402", "保俶路行道树枝干折断悬挂在人行道上方", 30.2669, 120.1468,
                "西湖区保俶路宝石山下一弄口")
     case_service.accept(session, p["operator"], c, NoteIn(), now=step())
-    # Just reported, urgent.
-    report("collector", Kind.PART, "01001", "北山街断桥东侧供水井盖缺失，行人有坠落危险", 30.2590, 120.1519,
+    # Just reported, urgent. 部件 0101 上水井盖, row 缺失、移位、开裂 (2紧急工作时).
+    report("collector", Kind.PART, "0101", "北山街断桥东侧供水井盖缺失，行人有坠落危险", 30.2590, 120.1519,
            "西湖区北山街断桥东50米", urgent=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,9 @@ from cityloop.core.clock import Clock, SystemClock
 from cityloop.core.errors import DomainError
 from cityloop.db.engine import make_engine
 from cityloop.db.session import read_sessionmaker, write_sessionmaker
+from cityloop.deadlines import routes as calendar_routes
 from cityloop.settings import Settings
+from cityloop.stats import routes as stats_routes
 from cityloop.units import routes as unit_routes
 
 _HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
@@ -109,24 +113,30 @@ def install_offline_docs(app: FastAPI) -> None:
                               redoc_favicon_url="/static/apidocs/favicon.png", with_google_fonts=False)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    calendar_routes.log_uncovered_calendar(app.state)  # once per start, not per request
+    yield
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.ensure_sqlite_dir()
     engine = make_engine(settings.database_url)
     app = FastAPI(title="cityloop", version=cityloop.__version__, docs_url=None, redoc_url=None,
                   description="数字城管 / 城市运行管理服务平台: the closed case loop. Datetimes are ISO 8601 with "
-                              "offset (+08:00); coordinates are WGS-84.")
+                              "offset (+08:00); coordinates are WGS-84.", lifespan=_lifespan)
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock or SystemClock()
-    app.state.write_sessions = write_sessionmaker(engine)
-    app.state.read_sessions = read_sessionmaker(engine)
+    app.state.write_sessions = write_sessionmaker(engine, info={"settings": settings})
+    app.state.read_sessions = read_sessionmaker(engine, info={"settings": settings})
     app.state.password_policy = PasswordPolicy.from_costs(
         time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism, demo_mode=settings.demo_mode)
     install_error_handlers(app)
     install_offline_docs(app)
-    for module in (auth_routes, unit_routes, catalog_routes, case_routes):
+    for module in (auth_routes, unit_routes, catalog_routes, case_routes, stats_routes, calendar_routes):
         app.include_router(module.router)
 
     @app.get("/health", tags=["ops"])
@@ -137,6 +147,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         except OperationalError as exc:
             return JSONResponse({"status": "unavailable", "database": str(exc.orig)}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok", "version": cityloop.__version__,
-                             "demo_mode": settings.demo_mode})
+                             "demo_mode": settings.demo_mode, "calendar": calendar_routes.calendar_health(app.state)})
 
     return app

@@ -238,7 +238,10 @@ def test_extension_request_is_shown_pending_and_its_approval_records_amount_and_
         ("approve_extension", "dispatched", "dispatched", "dispatcher"),
     ]
     assert events[4]["details"] == {"kind": "extension", "amount": 3, "unit": "自然日", "request_id": req["id"]}
-    assert events[5]["details"] == {"amount": 3, "unit": "自然日", "request_id": req["id"]}
+    # The default handling limit (1 工作日, the class has no filing standard rows) ran to Thursday 10:00;
+    # three natural days move it to Sunday 10:00.
+    assert events[5]["details"] == {"amount": 3, "unit": "自然日", "request_id": req["id"],
+                                    "due_at": "2026-11-29T10:00:00+08:00"}
     assert events[5]["note"] == "同意延期3天"
 
 

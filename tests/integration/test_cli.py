@@ -15,7 +15,7 @@ from cityloop.auth import service as auth_service
 from cityloop.auth.models import User
 from cityloop.auth.permissions import Role
 from cityloop.cases.workflow import Status
-from cityloop.catalog.enums import Kind
+from cityloop.catalog.enums import GBT_47678_2026, Kind
 from cityloop.catalog.models import Category
 from cityloop.cli import app
 from cityloop.db.engine import make_engine
@@ -71,21 +71,30 @@ def test_db_upgrade_then_check_finds_models_and_migrations_agree(url: str, engin
     assert cli("db", "upgrade").stdout.startswith("database at head: ")  # running it again is harmless
 
 
-def test_catalog_seed_is_idempotent(upgraded: str, engine: Engine) -> None:
-    assert cli("catalog", "seed").stdout == f"categories: {NATIONAL_DIRECTORY_SIZE} inserted, 0 updated\n"
-    assert cli("catalog", "seed").stdout == "categories: 0 inserted, 0 updated\n"
+def _national(engine: Engine) -> int:
     with Session(engine) as session:
-        assert session.scalar(sa.select(sa.func.count()).select_from(Category)) == NATIONAL_DIRECTORY_SIZE
+        return int(session.scalar(sa.select(sa.func.count()).select_from(Category)
+                                  .where(Category.scheme == GBT_47678_2026)) or 0)
+
+
+def test_catalog_seed_is_idempotent(upgraded: str, engine: Engine) -> None:
+    assert cli("catalog", "seed").stdout.splitlines() == [
+        f"categories: {NATIONAL_DIRECTORY_SIZE} inserted, 0 updated",
+        "YC-2026: categories 190 inserted, 0 updated; standards 518 inserted, 0 updated"]
+    assert cli("catalog", "seed").stdout.splitlines() == [
+        "categories: 0 inserted, 0 updated",
+        "YC-2026: categories 0 inserted, 0 updated; standards 0 inserted, 0 updated"]
+    assert _national(engine) == NATIONAL_DIRECTORY_SIZE
 
     # A renamed class is put right, and only that one.
     with engine.begin() as conn:
-        conn.execute(sa.update(Category).where(Category.kind == Kind.PART, Category.code == "01001")
-                     .values(name="renamed"))
-    assert cli("catalog", "seed").stdout == "categories: 0 inserted, 1 updated\n"
+        conn.execute(sa.update(Category).where(Category.scheme == GBT_47678_2026, Category.kind == Kind.PART,
+                                               Category.code == "01001").values(name="renamed"))
+    assert cli("catalog", "seed").stdout.splitlines()[0] == "categories: 0 inserted, 1 updated"
     with Session(engine) as session:
-        assert session.scalar(sa.select(Category.name).where(Category.kind == Kind.PART,
-                                                             Category.code == "01001")) != "renamed"
-        assert session.scalar(sa.select(sa.func.count()).select_from(Category)) == NATIONAL_DIRECTORY_SIZE
+        assert session.scalar(sa.select(Category.name).where(
+            Category.scheme == GBT_47678_2026, Category.kind == Kind.PART, Category.code == "01001")) != "renamed"
+    assert _national(engine) == NATIONAL_DIRECTORY_SIZE
 
 
 def test_unit_create_and_a_duplicate_code(upgraded: str, engine: Engine) -> None:
@@ -171,3 +180,15 @@ def test_workflow_prints_a_mermaid_state_diagram() -> None:
         assert f"    {terminal} --> [*]" in lines
     mentioned = {word for line in lines[1:] for word in line.replace(":", " ").split()}
     assert {s.value for s in Status} <= mentioned
+
+
+def test_step_limits_are_listed_and_set_per_urgency(url: str, engine: Engine) -> None:
+    cli("db", "upgrade")
+    listed = cli("deadlines", "limits").stdout.splitlines()
+    assert "accept    normal  1 工作时  (default)" in listed
+    assert len(listed) == 14  # seven steps, normal and urgent
+    assert cli("deadlines", "set-limit", "accept", "0.5", "紧急工作时", "--urgent").stdout.strip() == \
+        "accept (urgent): 0.5 紧急工作时"
+    assert "accept    urgent  0.5 紧急工作时" in cli("deadlines", "limits").stdout.splitlines()
+    result = cli("deadlines", "set-limit", "check", "0", "工作时", code=2)
+    assert "amount" in result.stderr

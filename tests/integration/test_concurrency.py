@@ -25,7 +25,7 @@ from cityloop.auth.permissions import Role
 from cityloop.auth.service import principal_of
 from cityloop.cases import service
 from cityloop.cases.models import Case, CaseEvent
-from cityloop.cases.schemas import CaseIn, NoteIn
+from cityloop.cases.schemas import CaseIn, FileIn, NoteIn
 from cityloop.cases.workflow import Action, Status
 from cityloop.catalog.enums import Kind
 from cityloop.core.clock import FakeClock
@@ -125,7 +125,8 @@ def _advance(db: Db, staff: Staff, case_id: int, *actions: tuple[str, str]) -> N
         for action, username in actions:
             user = session.get(User, staff.ids[username])
             assert user is not None
-            getattr(service, action)(session, principal_of(user), case_id, NoteIn(), now=factories.EPOCH)
+            body = FileIn() if action == "file" else NoteIn()
+            getattr(service, action)(session, principal_of(user), case_id, body, now=factories.EPOCH)
 
 
 def _post_all(db: Db, path: str, tokens: list[str], body: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:

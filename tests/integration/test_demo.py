@@ -17,7 +17,10 @@ from cityloop.auth.models import User
 from cityloop.auth.permissions import Role
 from cityloop.cases.models import Case, CaseEvent
 from cityloop.cases.workflow import Action, Status
-from cityloop.catalog.models import Category
+from cityloop.catalog import queries as catalog_queries
+from cityloop.catalog.enums import Kind
+from cityloop.catalog.models import Category, FilingStandard
+from cityloop.catalog.seed import DEMO_STANDARD
 from cityloop.db.engine import make_engine
 from cityloop.db.session import session_scope, write_sessionmaker
 from cityloop.main import create_app
@@ -96,7 +99,8 @@ def test_five_cases_at_five_stages_with_timelines_opening_on_a_report(session: S
     assert [e.action for e in closed.events] == [
         Action.REPORT, Action.ACCEPT, Action.FILE, Action.DISPATCH, Action.COMPLETE, Action.REQUEST_CHECK,
         Action.CHECK, Action.CLOSE]
-    assert sum(c.urgent for c in cases) == 1
+    # The reported manhole cover, and the street vendor filed under 运城's 0401 row (2紧急工作时, an emergency row).
+    assert sum(c.urgent for c in cases) == 2
 
 
 def test_units_are_synthetic_and_nested_as_declared(session: Session) -> None:
@@ -111,7 +115,24 @@ def test_units_are_synthetic_and_nested_as_declared(session: Session) -> None:
 
 
 def test_the_demo_also_seeds_the_class_directory(session: Session) -> None:
-    assert session.scalar(sa.select(sa.func.count()).select_from(Category)) == 403
+    # The national directory (403) and 运城's standard (190 subclasses), which the demo city adopts.
+    assert session.scalar(sa.select(sa.func.count()).select_from(Category)) == 403 + 190
+
+
+def test_demo_cases_are_filed_under_the_adopted_yuncheng_standard(session: Session) -> None:
+    assert catalog_queries.adopted_version(session) == DEMO_STANDARD
+    rows = session.execute(sa.select(Case.kind, Case.category_code, Category.scheme, Category.name,
+                                     FilingStandard.filing_criteria)
+                           .join(Category, Category.id == Case.category_id)
+                           .outerjoin(FilingStandard, FilingStandard.id == Case.filing_standard_id)
+                           .order_by(Case.id)).all()
+    assert [tuple(r) for r in rows] == [
+        (Kind.EVENT, "0401", DEMO_STANDARD, "无照经营游商", "在城市公共场所流动经营摊贩"),
+        (Kind.PART, "0137", DEMO_STANDARD, "路灯", "单盏不亮"),
+        (Kind.EVENT, "0110", DEMO_STANDARD, "暴露生活垃圾", "公共场所未倒入垃圾容器的生活垃圾"),
+        (Kind.PART, "0402", DEMO_STANDARD, "行道树", None),  # not filed yet
+        (Kind.PART, "0101", DEMO_STANDARD, "上水井盖", None),
+    ]
 
 
 def _token(client: TestClient, username: str, password: str) -> tuple[int, dict[str, object]]:

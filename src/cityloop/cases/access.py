@@ -4,7 +4,7 @@ sees it but may not act on it."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from cityloop.auth.permissions import Permission
@@ -36,7 +36,10 @@ def get_case_for(session: Session, principal: Principal, case_id: int,
     Raises NotFound (also for cases outside the caller's scope, so their existence does not leak) and
     Forbidden when the caller sees the case but lacks `need`.
     """
-    case = session.scalar(sa.select(Case).where(Case.id == case_id, visibility(principal)))
+    # Requests and tasks come with the case: commands read them, and a lazy load in the middle of a command
+    # would flush the case's changes early (a second UPDATE, a second version, for one command).
+    case = session.scalar(sa.select(Case).where(Case.id == case_id, visibility(principal))
+                          .options(selectinload(Case.requests), selectinload(Case.tasks)))
     if case is None:
         raise NotFound(f"case {case_id} not found", field="case_id")
     if need is not None:

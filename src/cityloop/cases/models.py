@@ -55,6 +55,8 @@ class Case(CreatedAtMixin, Base):
     category_code: Mapped[str] = mapped_column(sa.String(8))
     # The 立结案标准 row chosen at filing: it fixed the handling deadline and the closing criterion.
     filing_standard_id: Mapped[int | None] = mapped_column(sa.ForeignKey("filing_standards.id"), default=None)
+    # 计时区域 (A/B/C) when the standard's row has region variants of its deadline.
+    region_class: Mapped[str | None] = mapped_column(sa.String(1), default=None)
     description: Mapped[str] = mapped_column(sa.Text)
     lat: Mapped[float]
     lon: Mapped[float]

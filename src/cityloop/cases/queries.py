@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,11 +17,37 @@ from cityloop.cases import workflow as wf
 from cityloop.cases.models import Case, CaseEvent, CaseRequest, CaseTask, RequestState
 from cityloop.cases.schemas import CaseFilterIn
 from cityloop.core.pagination import PageParams
+from cityloop.deadlines import service as deadline_service
+from cityloop.deadlines.models import Deadline, DeadlineKind, DeadlineState
 from cityloop.units import queries as unit_queries
 
 A, S = wf.Action, wf.Status
 _UNIT_ACTIONS = {A.REQUEST_RETURN, A.REQUEST_EXTENSION, A.REQUEST_SUSPENSION, A.COMPLETE}
 _TASK_ACTIONS = {A.VERIFY, A.CHECK}
+
+
+def deadline_views(session: Session, case: Case, now: datetime) -> list[dict[str, Any]]:
+    p = deadline_service.policy(session)
+    return [deadline_service.light(p, d, now) for d in deadline_service.running(session, case.id)]
+
+
+def timeliness(session: Session, case: Case, now: datetime) -> dict[str, bool | None]:
+    """Per step: true when every clock of that step was met by its due time, false when one was met late or
+    is overdue now, null while nothing is decided (or the step never ran)."""
+    result: dict[str, bool | None] = {k.value: None for k in DeadlineKind}
+    clocks = session.scalars(sa.select(Deadline).where(
+        Deadline.case_id == case.id, Deadline.state != DeadlineState.CANCELLED).order_by(Deadline.id))
+    for d in clocks:
+        if d.state is DeadlineState.MET:
+            on_time = d.breached_at is None and d.due_at is not None and d.met_at is not None \
+                and d.met_at <= d.due_at
+        elif d.breached_at is not None or (d.due_at is not None and d.due_at <= now):
+            on_time = False
+        else:
+            continue
+        previous = result[d.kind.value]
+        result[d.kind.value] = on_time if previous is None else (previous and on_time)
+    return result
 
 
 def get_case(session: Session, principal: Principal, case_id: int) -> Case:

@@ -1,10 +1,12 @@
 # No `from __future__ import annotations` here: the action routes are built in a loop, and FastAPI reads
 # each endpoint's body model from its live annotations.
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from cityloop.auth.deps import PrincipalDep
 from cityloop.auth.principal import Principal
@@ -19,9 +21,11 @@ from cityloop.cases.schemas import (
     CaseSummary,
     CheckIn,
     CollectorIn,
+    DeadlineOut,
     DispatchIn,
     EventOut,
     ExtensionIn,
+    FileIn,
     NoteIn,
     ReasonIn,
     RequestOut,
@@ -43,7 +47,7 @@ ACTIONS: dict[wf.Action, tuple[type[BaseModel], Handler]] = {
     A.REJECT: (ReasonIn, service.reject),
     A.REQUEST_VERIFICATION: (CollectorIn, service.request_verification),
     A.VERIFY: (VerifyIn, service.verify),
-    A.FILE: (NoteIn, service.file),
+    A.FILE: (FileIn, service.file),
     A.VOID: (ReasonIn, service.void),
     A.DISPATCH: (DispatchIn, service.dispatch),
     A.REQUEST_RETURN: (ReasonIn, service.request_return),
@@ -66,26 +70,30 @@ ACTIONS: dict[wf.Action, tuple[type[BaseModel], Handler]] = {
 }
 
 
-def case_out(case: Case, principal: Principal) -> CaseOut:
+def case_out(session: Session, case: Case, principal: Principal, now: datetime) -> CaseOut:
     return CaseOut(
         id=case.id, number=case.number, kind=case.kind, category_code=case.category_code,
         description=case.description, lat=case.lat, lon=case.lon, address=case.address, source=case.source,
         reporter_id=case.reporter_id, urgent=case.urgent, self_handled=case.self_handled, status=case.status,
         status_label=wf.STATUS_LABELS[case.status], unit_id=case.unit_id, rework_count=case.rework_count,
         supervised=case.supervised, version=case.version, created_at=case.created_at,
-        updated_at=case.updated_at, closed_at=case.closed_at,
+        updated_at=case.updated_at, closed_at=case.closed_at, filing_standard_id=case.filing_standard_id,
+        region_class=case.region_class,
         pending_requests=[RequestOut.model_validate(r) for r in case.requests
                           if r.state is RequestState.PENDING],
         open_task=TaskOut.model_validate(t) if (t := case.open_task()) else None,
         allowed_actions=queries.available_actions(case, principal),
+        deadlines=[DeadlineOut.model_validate(v) for v in queries.deadline_views(session, case, now)],
+        timeliness=queries.timeliness(session, case, now),
     )
 
 
 @router.post("/cases", response_model=CaseOut, status_code=201)
 def create_case(body: CaseIn, session: SessionDep, principal: PrincipalDep, clock: ClockDep) -> CaseOut:
-    case = service.create_case(session, principal, body, now=clock.now())
+    now = clock.now()
+    case = service.create_case(session, principal, body, now=now)
     session.commit()
-    return case_out(case, principal)
+    return case_out(session, case, principal, now)
 
 
 @router.get("/cases", response_model=CasePage)
@@ -109,8 +117,8 @@ def work_queue(session: ReadSessionDep, principal: PrincipalDep,
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut)
-def get_case(case_id: int, session: ReadSessionDep, principal: PrincipalDep) -> CaseOut:
-    return case_out(queries.get_case(session, principal, case_id), principal)
+def get_case(case_id: int, session: ReadSessionDep, principal: PrincipalDep, clock: ClockDep) -> CaseOut:
+    return case_out(session, queries.get_case(session, principal, case_id), principal, clock.now())
 
 
 @router.get("/cases/{case_id}/events", response_model=list[EventOut])
@@ -125,9 +133,10 @@ def _action_endpoint(action: wf.Action, model: type[BaseModel], handler: Handler
     def endpoint(case_id: int, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
                  body: Annotated[model | None, Body()] = body_default) -> CaseOut:  # type: ignore[valid-type]
         cmd = body if body is not None else model()
-        case = handler(session, principal, case_id, cmd, now=clock.now())
+        now = clock.now()
+        case = handler(session, principal, case_id, cmd, now=now)
         session.commit()
-        return case_out(case, principal)
+        return case_out(session, case, principal, now)
 
     endpoint.__name__ = f"case_{action.value}"
     endpoint.__doc__ = f"{wf.ACTION_LABELS[action]} ({action.value})"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -52,6 +52,13 @@ class CollectorIn(NoteIn):
     collector_id: int = Field(ge=1)
 
 
+class FileIn(NoteIn):
+    filing_standard_id: int | None = Field(
+        default=None, ge=1, description="the 立结案标准 row filed under; required when the class has rows")
+    region_class: Literal["A", "B", "C"] | None = Field(
+        default=None, description="计时区域, for a row with region-class deadlines")
+
+
 class VerifyIn(NoteIn):
     confirmed: bool
 
@@ -96,6 +103,25 @@ class TaskOut(BaseModel):
     outcome: str | None
 
 
+class LimitOut(BaseModel):
+    amount: float
+    unit: str
+
+
+class DeadlineOut(BaseModel):
+    id: int
+    kind: str
+    label: str
+    state: str
+    due_at: BizDateTime | None
+    remaining_minutes: int = Field(description="working minutes for working-time limits, else minutes")
+    working: bool
+    limit: LimitOut
+    extensions: int
+    light: Literal["green", "yellow", "red"]
+    breached_at: BizDateTime | None
+
+
 class CaseOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -120,8 +146,13 @@ class CaseOut(BaseModel):
     created_at: BizDateTime
     updated_at: BizDateTime
     closed_at: BizDateTime | None
+    filing_standard_id: int | None
+    region_class: str | None
     pending_requests: list[RequestOut]
     open_task: TaskOut | None
+    deadlines: list[DeadlineOut] = Field(description="the open step clocks, with their lights")
+    timeliness: dict[str, bool | None] = Field(
+        description="per step: met on time (true), late (false) or not yet done (null)")
     allowed_actions: list[Action] = Field(description="actions the caller may take now")
 
 

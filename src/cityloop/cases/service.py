@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from cityloop.auth import service as auth_service
 from cityloop.auth.permissions import Permission, Role
 from cityloop.auth.principal import Principal
-from cityloop.cases import access
+from cityloop.cases import access, clocks
 from cityloop.cases import workflow as wf
 from cityloop.cases.models import (
     Case,
@@ -32,6 +32,7 @@ from cityloop.cases.schemas import (
     CollectorIn,
     DispatchIn,
     ExtensionIn,
+    FileIn,
     NoteIn,
     ReasonIn,
     RequiredNoteIn,
@@ -41,6 +42,9 @@ from cityloop.catalog import queries as catalog_queries
 from cityloop.core.clock import to_business
 from cityloop.core.errors import Forbidden, StaleVersion, ValidationFailed
 from cityloop.core.geo import check_wgs84
+from cityloop.core.timeunits import TimeUnit
+from cityloop.deadlines import service as deadlines
+from cityloop.notifications import outbox
 from cityloop.units import service as unit_service
 
 A = wf.Action
@@ -96,7 +100,18 @@ def create_case(session: Session, actor: Principal, data: CaseIn, *, now: dateti
         actor_id=actor.user_id, actor_role=_role(actor, A.REPORT), note="",
         details={"source": source.value, "urgent": data.urgent, "self_handled": data.self_handled},
         at=now))
+    session.flush()  # flush: the step clock and the alert name the case by id
+    clocks.apply(session, case, A.REPORT, None, now)
+    if case.urgent:
+        _alert(session, case, "role:dispatcher", now)
     return case
+
+
+def _alert(session: Session, case: Case, recipient: str, now: datetime) -> None:
+    """紧急案卷: tell the people who must act at once, through the outbox."""
+    outbox.enqueue(session, "case.urgent", recipient, {
+        "case_id": case.id, "number": case.number, "status": case.status.value,
+        "category_code": case.category_code, "address": case.address}, now=now)
 
 
 # --- the shared machinery -------------------------------------------------------------------------------
@@ -148,6 +163,7 @@ def _record(session: Session, case: Case, step: wf.Step, actor: Principal, now: 
         case=case, action=step.action, tag=f"case:{step.action.value}", from_status=step.from_status,
         to_status=step.to, actor_id=actor.user_id, actor_role=_role(actor, step.action),
         unit_id=unit_id if unit_id is not None else case.unit_id, note=note, details=details, at=now)
+    session.add(event)
     case.status = step.to
     if step.action is not A.COMMENT:
         # Every command but a comment touches the row, so the version check serialises them. Flagged, not
@@ -155,7 +171,9 @@ def _record(session: Session, case: Case, step: wf.Step, actor: Principal, now: 
         # and with it the version bump.
         case.updated_at = now
         flag_modified(case, "updated_at")
-    session.add(event)
+    # Last: the clock queries autoflush the case, and a change made after a flush would be a second UPDATE
+    # (and a second version) for one command. Commands change the case before they call _record.
+    clocks.apply(session, case, step.action, step.outcome, now)
     return event
 
 
@@ -218,10 +236,39 @@ def verify(session: Session, actor: Principal, case_id: int, cmd: VerifyIn, *, n
     return case
 
 
-def file(session: Session, actor: Principal, case_id: int, cmd: NoteIn, *, now: datetime) -> Case:
+def file(session: Session, actor: Principal, case_id: int, cmd: FileIn, *, now: datetime) -> Case:
+    """立案 under one row of the filing standard, which fixes the handling deadline and closing criterion.
+
+    A class with rows requires one of them (422 filing_standard_id otherwise); a class without rows (the bare
+    national directory) files under the city's default handling limit.
+    """
     case = _load(session, actor, case_id, A.FILE, cmd)
     step = _plan(case, A.FILE, wf.Outcome.SELF_HANDLED if case.self_handled else None)
-    _record(session, case, step, actor, now, note=cmd.note)
+    details: dict[str, Any] = {}
+    rows = catalog_queries.standards_for(session, case.category_id)
+    if cmd.filing_standard_id is None and rows:
+        raise ValidationFailed(
+            f"filing_standard_id: choose one of the {len(rows)} filing standards of class {case.category_code}",
+            field="filing_standard_id")
+    if cmd.filing_standard_id is not None:
+        standard = next((r for r in rows if r.id == cmd.filing_standard_id), None)
+        if standard is None:
+            raise ValidationFailed(
+                f"filing_standard_id: {cmd.filing_standard_id} is not a filing standard of class "
+                f"{case.category_code}", field="filing_standard_id")
+        if cmd.region_class and cmd.region_class not in (standard.region_deadlines or {}):
+            raise ValidationFailed(f"region_class: the row has no deadline for region class {cmd.region_class}",
+                                   field="region_class")
+        case.filing_standard_id, case.region_class = standard.id, cmd.region_class
+        details = {"filing_standard_id": standard.id, "filing_criteria": standard.filing_criteria,
+                   "deadline": {"amount": standard.deadline_amount, "unit": standard.deadline_unit,
+                                "text": standard.deadline_text}}
+        if standard.urgent and not case.urgent:
+            case.urgent = True  # an emergency row makes an emergency case
+            details["urgent"] = True
+    _record(session, case, step, actor, now, note=cmd.note, details=details)
+    if case.urgent:
+        _alert(session, case, "role:dispatcher", now)
     return case
 
 
@@ -238,6 +285,8 @@ def dispatch(session: Session, actor: Principal, case_id: int, cmd: DispatchIn, 
     case.unit_id = unit.id
     _record(session, case, step, actor, now, note=cmd.note, unit_id=unit.id,
             details={"unit_id": unit.id, "unit_code": unit.code})
+    if case.urgent:
+        _alert(session, case, f"unit:{unit.id}", now)
     return case
 
 
@@ -265,6 +314,9 @@ def request_return(session: Session, actor: Principal, case_id: int, cmd: Reason
 
 def request_extension(session: Session, actor: Principal, case_id: int, cmd: ExtensionIn, *,
                       now: datetime) -> Case:
+    case = _load(session, actor, case_id, A.REQUEST_EXTENSION, cmd)
+    _plan(case, A.REQUEST_EXTENSION)  # an invalid transition answers before the deadline does
+    deadlines.check_extendable(session, case.id)
     return _open_request(session, actor, case_id, A.REQUEST_EXTENSION, cmd, now, amount=cmd.amount,
                          amount_unit=cmd.unit.value)
 
@@ -288,6 +340,9 @@ def _decide(session: Session, actor: Principal, case_id: int, action: wf.Action,
         req = next(r for r in case.requests
                    if r.kind is wf.RequestKind.EXTENSION and r.state is RequestState.PENDING)
         details |= {"amount": req.amount, "unit": req.amount_unit}
+        moved = deadlines.extend(session, case.id, float(req.amount or 0), TimeUnit(req.amount_unit or "工作日"),
+                                 now=now)
+        details["due_at"] = to_business(moved.due_at).isoformat() if moved.due_at else None
     _record(session, case, step, actor, now, note=note, details=details,
             unit_id=details.get("returned_by_unit_id"))
     return case
@@ -355,22 +410,29 @@ def check(session: Session, actor: Principal, case_id: int, cmd: CheckIn, *, now
 
 
 def close(session: Session, actor: Principal, case_id: int, cmd: NoteIn, *, now: datetime) -> Case:
-    case = _simple(session, actor, case_id, A.CLOSE, cmd, now, note=cmd.note)
+    """结案, recording that the filing standard's closing criterion (结案条件) was met."""
+    case = _load(session, actor, case_id, A.CLOSE, cmd)
+    step = _plan(case, A.CLOSE)
+    standard = catalog_queries.get_standard(session, case.filing_standard_id) if case.filing_standard_id else None
+    details = {"closing_criteria": standard.closing_criteria, "criteria_met": True} if standard else {}
     case.closed_at = now
+    _record(session, case, step, actor, now, note=cmd.note, details=details)
     return case
 
 
 def force_close(session: Session, actor: Principal, case_id: int, cmd: ReasonIn, *, now: datetime) -> Case:
     case = _load(session, actor, case_id, A.FORCE_CLOSE, cmd)
-    _record(session, case, _plan(case, A.FORCE_CLOSE), actor, now, note=cmd.reason, details={"forced": True})
+    step = _plan(case, A.FORCE_CLOSE)
     case.closed_at = now
+    _record(session, case, step, actor, now, note=cmd.reason, details={"forced": True})
     return case
 
 
 def supervise(session: Session, actor: Principal, case_id: int, cmd: NoteIn, *, now: datetime) -> Case:
     case = _load(session, actor, case_id, A.SUPERVISE, cmd)
-    _record(session, case, _plan(case, A.SUPERVISE), actor, now, note=cmd.note)
+    step = _plan(case, A.SUPERVISE)
     case.supervised = True
+    _record(session, case, step, actor, now, note=cmd.note)
     return case
 
 

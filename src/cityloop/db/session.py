@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,12 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from cityloop.db.engine import writer
 
 
-def write_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=writer(engine), expire_on_commit=False)
+def write_sessionmaker(engine: Engine, info: dict[str, Any] | None = None) -> sessionmaker[Session]:
+    """`info` travels with every session (e.g. the settings that deadline rules read)."""
+    return sessionmaker(bind=writer(engine), expire_on_commit=False, info=info)
 
 
-def read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def read_sessionmaker(engine: Engine, info: dict[str, Any] | None = None) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False, info=info)
 
 
 @contextmanager

@@ -233,6 +233,7 @@ def upgrade() -> None:
             "action",
             sa.Enum(
                 "report",
+                "breach",
                 "accept",
                 "reject",
                 "request_verification",

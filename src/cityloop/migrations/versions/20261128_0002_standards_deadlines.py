@@ -181,6 +181,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.add_column(sa.Column("filing_standard_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("region_class", sa.String(length=1), nullable=True))
         batch_op.create_foreign_key(
             batch_op.f("fk_cases_filing_standard_id_filing_standards"),
             "filing_standards",
@@ -192,6 +193,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_cases_filing_standard_id_filing_standards"), type_="foreignkey")
+        batch_op.drop_column("region_class")
         batch_op.drop_column("filing_standard_id")
 
     with op.batch_alter_table("deadlines", schema=None) as batch_op:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import getpass
 import sys
+import threading
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -436,5 +437,19 @@ def demo(host: str = "127.0.0.1", port: int = 8000,
     typer.echo(f"demo logins (password: {demo_data.DEMO_PASSWORD}, accepted in demo mode only):")
     for username, role, unit_code in demo_data.LOGINS:
         typer.echo(f"  {username:<13} {role.value:<13}" + (f" unit {unit_code}" if unit_code else ""))
+    typer.echo("the worker runs beside the server: deadline breaches and warnings, the outbox on the console")
     sys.stdout.flush()
-    _serve(settings, host, port)
+    # The demo is one command, so the sweeps run in a thread of the server process instead of their own.
+    from cityloop.jobs.runner import Worker
+    from cityloop.notifications.senders import ConsoleSender
+
+    sweeps = Worker(write_sessionmaker(_engine(settings), info={"settings": settings}), settings,
+                    clock=SystemClock(), sender=ConsoleSender())
+    thread = threading.Thread(target=sweeps.run, kwargs={"interval_s": settings.worker_interval_s},
+                              name="cityloop-worker", daemon=True)
+    thread.start()
+    try:
+        _serve(settings, host, port)
+    finally:
+        sweeps.stop.set()
+        thread.join(timeout=10)

@@ -22,10 +22,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
 import random
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -39,12 +37,12 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+import benchlib
 from cityloop import demo, migrations
 from cityloop.auth.service import PasswordPolicy
 from cityloop.catalog.seed import seed_national_directory
 from cityloop.core.clock import SystemClock
 from cityloop.db.engine import make_engine
-from cityloop.db.scratch import scratch_database
 from cityloop.db.session import session_scope, write_sessionmaker
 from cityloop.settings import Settings
 
@@ -54,40 +52,11 @@ STARTUP_TIMEOUT_S = 60.0
 
 # --- the machine -------------------------------------------------------------------------------------------
 
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
 def machine() -> dict[str, str]:
-    mem = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    return {
-        "cpu": cpu_model(),
-        "cores": f"{os.cpu_count()} logical (usable by this process: {len(os.sched_getaffinity(0))})",
-        "memory": mem or "unknown",
-        "os": f"{platform.system()} {platform.release()}",
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "sqlite": sqlite3.sqlite_version,
-        "packages": ", ".join(f"{m.__name__} {m.__version__}" for m in (httpx, sa)),
-    }
+    return benchlib.machine() | {"packages": ", ".join(f"{m.__name__} {m.__version__}" for m in (httpx, sa))}
 
 
 # --- the database ------------------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def database(postgres: str | None) -> Iterator[str]:
-    """A fresh, empty database URL for this run, removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="cityloop-bench-") as tmp, \
-            scratch_database(Path(tmp), postgres, prefix="cityloop_bench") as url:
-        yield url
-
 
 def prepare(url: str) -> str:
     """What `cityloop demo` does before it serves: migrate, load the demo city, seed the directory."""
@@ -282,7 +251,7 @@ def main() -> None:
     for key, value in info.items():
         print(f"  {key:<9} {value}")
 
-    with database(args.postgres) as url, tempfile.TemporaryDirectory(prefix="cityloop-bench-log-") as logs:
+    with benchlib.database(args.postgres) as url, tempfile.TemporaryDirectory(prefix="cityloop-bench-log-") as logs:
         t0 = time.perf_counter()
         db_version = prepare(url)
         print(f"  database  {backend} ({db_version.split(',')[0]}); prepared in {time.perf_counter() - t0:.1f} s")

@@ -22,21 +22,16 @@ What it does, all on this machine:
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import platform
 import random
-import sqlite3
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+import benchlib
 from cityloop import migrations
 from cityloop.cases import jobs as case_jobs
 from cityloop.cases.models import Case, Source
@@ -45,7 +40,6 @@ from cityloop.catalog.enums import Kind
 from cityloop.catalog.models import Category
 from cityloop.catalog.seed import seed_national_directory
 from cityloop.db.engine import make_engine
-from cityloop.db.scratch import scratch_database
 from cityloop.db.session import session_scope, write_sessionmaker
 from cityloop.deadlines.models import Deadline, DeadlineKind, DeadlineState
 from cityloop.notifications import jobs as notification_jobs
@@ -62,34 +56,11 @@ LIMIT_MINUTES = 8 * 60  # 1 工作日
 
 # --- the machine ---------------------------------------------------------------------------------------------
 
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
 def machine(db_version: str) -> dict[str, str]:
-    return {
-        "cpu": cpu_model(),
-        "cores": f"{os.cpu_count()} logical (usable by this process: {len(os.sched_getaffinity(0))})",
-        "os": f"{platform.system()} {platform.release()}",
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "sqlite": sqlite3.sqlite_version,
-        "database": db_version,
-        "sqlalchemy": sa.__version__,
-    }
+    return benchlib.machine() | {"database": db_version}
 
 
 # --- the data ------------------------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def database(postgres: str | None) -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="cityloop-bench-") as tmp, \
-            scratch_database(Path(tmp), postgres, prefix="cityloop_bench") as url:
-        yield url
-
 
 def prepare(engine: sa.Engine) -> tuple[int, list[int]]:
     """Schema, class directory and units; returns a category id and the unit ids."""
@@ -191,7 +162,7 @@ def main() -> None:
         parser.error("--overdue plus --yellow must lie between 0 and 1")
 
     settings = Settings(supervise_on_breach=args.supervise)
-    with database(args.postgres) as url:
+    with benchlib.database(args.postgres) as url:
         engine = make_engine(url)
         try:
             category_id, unit_ids = prepare(engine)

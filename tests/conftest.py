@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +36,17 @@ def engine(database_url: str) -> Iterator[Engine]:
     eng = prepared_engine(database_url)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def committed(tmp_path: Path) -> Iterator[Engine]:
+    """A database of the test's own where every transaction really commits (races need two connections)."""
+    with fresh_database_url(tmp_path) as url:
+        eng = prepared_engine(url)
+        try:
+            yield eng
+        finally:
+            eng.dispose()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ session, the command, the commit and the error mapping, with N threads released 
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,13 +32,12 @@ from cityloop.db.session import read_sessionmaker, session_scope, write_sessionm
 from cityloop.main import create_app
 from cityloop.settings import Settings
 from tests import factories
-from tests.dbutil import fresh_database_url, on_postgres, prepared_engine
+from tests.dbutil import fresh_database_url, on_postgres, prepared_engine, race
 
 pytestmark = pytest.mark.real_commits
 
 N = 8
 REPORTS_PER_THREAD = 5
-JOIN_TIMEOUT_S = 120
 
 
 @dataclass
@@ -85,30 +83,6 @@ def _app(db: Db) -> Any:
     return create_app(settings, clock=FakeClock(factories.EPOCH))
 
 
-def _race(n: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run work(i) in n threads released together; return the results in thread order (or re-raise)."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = work(i)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,), name=f"racer-{i}") for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(JOIN_TIMEOUT_S)
-    assert not any(t.is_alive() for t in threads), "a racing thread hung"
-    if errors:
-        raise errors[0]
-    return results
-
-
 def _report(db: Db, staff: Staff) -> int:
     with session_scope(write_sessionmaker(db.engine)) as session:
         collector = session.get(User, staff.ids["collector0"])
@@ -138,7 +112,7 @@ def _post_all(db: Db, path: str, tokens: list[str], body: dict[str, Any]) -> lis
             r = client.post(path, json=body, headers={"Authorization": f"Bearer {tokens[i]}"})
             return r.status_code, r.json()
 
-        return _race(len(tokens), one)
+        return race(len(tokens), one)
     finally:
         app.state.engine.dispose()
 
@@ -208,7 +182,7 @@ def test_concurrent_reports_get_unique_consecutive_numbers(db: Db) -> None:
                 out.append((r.status_code, r.json()))
             return out
 
-        results = [r for per_thread in _race(N, reports) for r in per_thread]
+        results = [r for per_thread in race(N, reports) for r in per_thread]
     finally:
         app.state.engine.dispose()
 
@@ -310,7 +284,7 @@ def test_services_racing_on_their_own_sessions_leave_one_event(db: Db) -> None:
             return getattr(exc, "code", type(exc).__name__)
         return "ok"
 
-    outcomes = Counter(_race(N, accept))
+    outcomes = Counter(race(N, accept))
     assert outcomes["ok"] == 1, outcomes
     assert set(outcomes) <= {"ok", "invalid_transition", "stale_version"}, outcomes
     assert _events(db, case_id) == [Action.REPORT, Action.ACCEPT]

@@ -6,9 +6,8 @@ import io
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -20,7 +19,6 @@ from cityloop.notifications import jobs, outbox
 from cityloop.notifications.models import OutboxMessage
 from cityloop.notifications.senders import ConsoleSender
 from tests import factories
-from tests.dbutil import fresh_database_url, prepared_engine
 
 T0 = factories.EPOCH
 WORKER = "host:1:aaaaaa"
@@ -204,16 +202,6 @@ def test_the_console_sender_writes_one_readable_line() -> None:
 # --- two workers at once, real commits ------------------------------------------------------------------------
 
 RACE_MESSAGES = 40
-
-
-@pytest.fixture
-def committed(tmp_path: Path) -> Iterator[Engine]:
-    with fresh_database_url(tmp_path) as url:
-        engine = prepared_engine(url)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
 
 
 def test_two_workers_delivering_at_once_send_each_message_exactly_once(committed: Engine) -> None:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,7 +32,7 @@ from cityloop.notifications.models import OutboxMessage
 from cityloop.settings import Settings
 from tests import factories
 from tests.conftest import World
-from tests.dbutil import fresh_database_url, prepared_engine
+from tests.dbutil import race
 
 T0 = factories.EPOCH                      # Wednesday 10:00 in Asia/Shanghai
 DUE = T0 + timedelta(hours=2)
@@ -331,41 +329,6 @@ def test_the_warning_sweep_warns_each_running_deadline_once(
 # --- two workers at once, real commits ----------------------------------------------------------------------
 
 RACE_CASES = 30
-JOIN_TIMEOUT_S = 120
-
-
-@pytest.fixture
-def committed(tmp_path: Path) -> Iterator[Engine]:
-    """A database of its own where every transaction really commits (the race needs two connections)."""
-    with fresh_database_url(tmp_path) as url:
-        engine = prepared_engine(url)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-
-
-def race(n: int, work: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = work(i)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,), name=f"worker-{i}") for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(JOIN_TIMEOUT_S)
-    assert not any(t.is_alive() for t in threads), "a racing worker hung"
-    if errors:
-        raise errors[0]
-    return results
 
 
 def seed_race(engine: Engine) -> list[int]:

@@ -7,7 +7,6 @@ period borrows from another.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,59 +53,62 @@ def step_rates(session: Session, period: Period, now: datetime) -> dict[Deadline
     return {kind: Rate(counts.get(kind, (0, 0))[0], sum(counts.get(kind, (0, 0)))) for kind in DeadlineKind}
 
 
-@dataclass
-class _CaseClocks:
-    late_at: datetime | None = None          # when the first of its handling/closing clocks went late
-    handled_on_time: bool = True
+def _first_late(session: Session, now: datetime, kinds: tuple[DeadlineKind, ...], *,
+                period: Period | None = None, case_ids: list[int] | None = None) -> dict[int, datetime]:
+    """Case id → when the first of its clocks of these kinds went late: for the cases whose first lateness
+    falls in `period`, or for the cases named."""
+    key = sa.func.min(sa.func.coalesce(Deadline.breached_at, Deadline.due_at))
+    stmt = (sa.select(Deadline.case_id, key)
+            .where(Deadline.kind.in_(kinds), Deadline.state != DeadlineState.CANCELLED, _late(now))
+            .group_by(Deadline.case_id))
+    if case_ids is not None:
+        if not case_ids:
+            return {}
+        stmt = stmt.where(Deadline.case_id.in_(case_ids))
+    if period is not None:
+        stmt = stmt.having(sa.and_(key >= period.start, key < period.end))
+    return dict(session.execute(stmt).all())
 
 
-def _case_clocks(session: Session, now: datetime, kinds: tuple[DeadlineKind, ...]) -> dict[int, _CaseClocks]:
-    late = _late(now)
-    result: dict[int, _CaseClocks] = defaultdict(_CaseClocks)
-    for case_id, key in session.execute(
-            sa.select(Deadline.case_id, sa.func.min(sa.func.coalesce(Deadline.breached_at, Deadline.due_at)))
-            .where(Deadline.kind.in_(kinds), Deadline.state != DeadlineState.CANCELLED, late)
-            .group_by(Deadline.case_id)):
-        result[case_id].late_at = key
-        result[case_id].handled_on_time = False
-    return result
+def _forced(session: Session, case_ids: list[int]) -> set[int]:
+    if not case_ids:
+        return set()
+    return set(session.scalars(sa.select(CaseEvent.case_id).where(
+        CaseEvent.action == Action.FORCE_CLOSE, CaseEvent.case_id.in_(case_ids))))
+
+
+def _ended_without_a_case(session: Session, case_ids: list[int]) -> set[int]:
+    """Voided or rejected: outside every denominator but the filing accuracy's."""
+    if not case_ids:
+        return set()
+    return set(session.scalars(sa.select(Case.id).where(
+        Case.id.in_(case_ids), Case.status.in_([Status.VOIDED, Status.REJECTED]))))
 
 
 def closing_rate(session: Session, period: Period, now: datetime) -> Rate:
     """按期结案率 = 按期结案数 / 应结案数 (docs/timeliness.md)."""
-    late = _case_clocks(session, now, (K.HANDLE, K.CLOSE))
-    forced = {cid for (cid,) in session.execute(sa.select(CaseEvent.case_id).where(
-        CaseEvent.action == Action.FORCE_CLOSE))}
-    closed = session.execute(sa.select(Case.id, Case.closed_at).where(
-        Case.status == Status.CLOSED, Case.closed_at >= period.start, Case.closed_at < period.end)).all()
-    on_time = due = 0
-    for case_id, _closed_at in closed:
-        info = late.get(case_id)
-        if case_id in forced:
-            due += 1  # 强制结案 is never 按期, and counts where it closed
-        elif info is None:
-            on_time += 1
-            due += 1
-    # Late cases (closed or not) count in the period they fell due in.
-    voided = {cid for (cid,) in session.execute(sa.select(Case.id).where(
-        Case.status.in_([Status.VOIDED, Status.REJECTED])))}
-    due += sum(1 for cid, info in late.items()
-               if cid not in forced and cid not in voided and info.late_at is not None
-               and period.start <= info.late_at < period.end)
-    return Rate(on_time, due)
+    kinds = (K.HANDLE, K.CLOSE)
+    closed = list(session.scalars(sa.select(Case.id).where(
+        Case.status == Status.CLOSED, Case.closed_at >= period.start, Case.closed_at < period.end)))
+    forced_closed = _forced(session, closed)
+    late_closed = _first_late(session, now, kinds, case_ids=closed)
+    # 强制结案 is never 按期 and counts where it closed; a late case counts where it fell due (below).
+    on_time = sum(1 for cid in closed if cid not in forced_closed and cid not in late_closed)
+    fell_due = list(_first_late(session, now, kinds, period=period))
+    excluded = _forced(session, fell_due) | _ended_without_a_case(session, fell_due)
+    late = sum(1 for cid in fell_due if cid not in excluded)
+    return Rate(on_time, on_time + len(forced_closed) + late)
 
 
 def resolution_rate(session: Session, period: Period, now: datetime) -> Rate:
     """及时解决率 = 及时解决数 / 应解决数: the problem fixed (its check passed, or it was self-handled) within
     the handling deadline; late cases count where they fell due (docs/timeliness.md)."""
-    late = _case_clocks(session, now, (K.HANDLE,))
-    solved = session.execute(sa.select(CaseEvent.case_id, sa.func.max(CaseEvent.at)).where(
+    solved = list(session.scalars(sa.select(CaseEvent.case_id).where(
         sa.or_(sa.and_(CaseEvent.action == Action.CHECK, CaseEvent.to_status == Status.CHECKED),
                sa.and_(CaseEvent.action == Action.FILE, CaseEvent.to_status == Status.CHECKED)),
-        CaseEvent.at >= period.start, CaseEvent.at < period.end).group_by(CaseEvent.case_id)).all()
-    on_time = sum(1 for case_id, _at in solved if case_id not in late)
-    voided = {cid for (cid,) in session.execute(sa.select(Case.id).where(Case.status == Status.VOIDED))}
-    due_late = sum(1 for cid, info in late.items()
-                   if cid not in voided and info.late_at is not None and period.start <= info.late_at < period.end)
-    return Rate(on_time, on_time + due_late)
-
+        CaseEvent.at >= period.start, CaseEvent.at < period.end).distinct()))
+    late_solved = _first_late(session, now, (K.HANDLE,), case_ids=solved)
+    on_time = sum(1 for cid in solved if cid not in late_solved)
+    fell_due = list(_first_late(session, now, (K.HANDLE,), period=period))
+    excluded = _ended_without_a_case(session, fell_due)
+    return Rate(on_time, on_time + sum(1 for cid in fell_due if cid not in excluded))

@@ -157,7 +157,7 @@ def catalog_versions() -> None:
     """List the directory versions; * marks the adopted one."""
     with session_scope(write_sessionmaker(_engine(Settings()))) as session:
         for v in catalog_queries.list_versions(session):
-            adopted = v.adopted_at.isoformat(timespec="seconds") if v.adopted_at else "-"
+            adopted = to_business(v.adopted_at).isoformat(timespec="seconds") if v.adopted_at else "-"
             # Two spaces between columns: codes may contain single spaces ("GB/T 47678.5-2026").
             typer.echo(f"{'*' if v.adopted else ' '} {v.code:<20}  {v.categories:>4} categories  "
                        f"{v.standards:>4} standards  adopted {adopted}  {v.name}")

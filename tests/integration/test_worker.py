@@ -26,6 +26,7 @@ from cityloop.cases.models import Case, CaseEvent
 from cityloop.cases.schemas import CaseIn
 from cityloop.cases.workflow import Action, Status
 from cityloop.catalog.enums import Kind
+from cityloop.core.clock import to_business
 from cityloop.db.session import session_scope, write_sessionmaker
 from cityloop.deadlines.models import Deadline, DeadlineKind, DeadlineState
 from cityloop.notifications.models import OutboxMessage
@@ -107,14 +108,14 @@ def test_a_breach_is_stamped_at_the_due_time_even_when_the_sweep_runs_hours_late
     e = breach[0]
     assert (e.at, e.tag, e.from_status, e.to_status) == (DUE, "deadline:breach", Status.REPORTED, Status.REPORTED)
     assert (e.actor_id, e.actor_role, e.unit_id, e.note) == (None, "system", None, "处置超时")
-    assert e.details == {"deadline_id": deadline_id, "kind": "handle", "due_at": DUE.isoformat()}
+    assert e.details == {"deadline_id": deadline_id, "kind": "handle", "due_at": to_business(DUE).isoformat()}
     [message] = messages(s, "deadline.breached")
     assert (message.recipient, message.created_at, message.available_at, message.sent_at) == (
         "role:dispatcher", LATE_SWEEP, LATE_SWEEP, None)
     number = s.get_one(Case, case_id).number
     assert message.payload == {"case_id": case_id, "number": number, "status": "reported",
                                "deadline_id": deadline_id, "kind": "handle", "label": "处置",
-                               "due_at": DUE.isoformat()}
+                               "due_at": to_business(DUE).isoformat()}
     # Without supervise_on_breach the case itself is not touched.
     case = s.get_one(Case, case_id)
     assert (case.supervised, case.version) == (False, 1)

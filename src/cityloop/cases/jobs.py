@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cityloop.cases import workflow as wf
 from cityloop.cases.models import Case, CaseEvent
+from cityloop.core.clock import to_business
 from cityloop.db.session import session_scope
 from cityloop.deadlines.models import DEADLINE_LABELS, Deadline, DeadlineKind, DeadlineState
 from cityloop.notifications import outbox
@@ -135,7 +136,7 @@ def _recipients(case: _Case) -> list[str]:
 def _notify(session: Session, kind: str, case: _Case, deadline: _Stamped, now: datetime) -> None:
     payload = {"case_id": case.id, "number": case.number, "status": case.status.value,
                "deadline_id": deadline.id, "kind": deadline.kind.value, "label": DEADLINE_LABELS[deadline.kind],
-               "due_at": deadline.due_at.isoformat()}
+               "due_at": to_business(deadline.due_at).isoformat()}
     for recipient in _recipients(case):
         outbox.enqueue(session, kind, recipient, payload, now=now)
 
@@ -182,7 +183,7 @@ def _breach(session: Session, candidate: Candidate, *, now: datetime, settings: 
     session.add(CaseEvent(
         case_id=case.id, action=wf.Action.BREACH, tag=BREACH_TAG, from_status=case.status, to_status=case.status,
         actor_id=None, actor_role=SYSTEM_ROLE, unit_id=case.unit_id, note=f"{DEADLINE_LABELS[kind]}超时",
-        details={"deadline_id": deadline.id, "kind": kind.value, "due_at": deadline.due_at.isoformat()},
+        details={"deadline_id": deadline.id, "kind": kind.value, "due_at": to_business(deadline.due_at).isoformat()},
         at=deadline.due_at))
     _notify(session, "deadline.breached", case, deadline, now)
     if settings.supervise_on_breach:

@@ -3,6 +3,7 @@ writes its CaseEvent in that same transaction (see `_record`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -291,9 +292,12 @@ def dispatch(session: Session, actor: Principal, case_id: int, cmd: DispatchIn, 
 
 
 def _open_request(session: Session, actor: Principal, case_id: int, action: wf.Action, cmd: ReasonIn,
-                  now: datetime, *, amount: int | None = None, amount_unit: str | None = None) -> Case:
+                  now: datetime, *, amount: int | None = None, amount_unit: str | None = None,
+                  precheck: Callable[[Case], object] | None = None) -> Case:
     case = _load(session, actor, case_id, action, cmd)
-    step = _plan(case, action)
+    step = _plan(case, action)  # an invalid transition answers before any precheck does
+    if precheck is not None:
+        precheck(case)
     _require_own_unit(actor, case)
     assert step.opens is not None
     req = CaseRequest(kind=step.opens, state=RequestState.PENDING, reason=cmd.reason, amount=amount,
@@ -314,11 +318,9 @@ def request_return(session: Session, actor: Principal, case_id: int, cmd: Reason
 
 def request_extension(session: Session, actor: Principal, case_id: int, cmd: ExtensionIn, *,
                       now: datetime) -> Case:
-    case = _load(session, actor, case_id, A.REQUEST_EXTENSION, cmd)
-    _plan(case, A.REQUEST_EXTENSION)  # an invalid transition answers before the deadline does
-    deadlines.check_extendable(session, case.id)
     return _open_request(session, actor, case_id, A.REQUEST_EXTENSION, cmd, now, amount=cmd.amount,
-                         amount_unit=cmd.unit.value)
+                         amount_unit=cmd.unit.value,
+                         precheck=lambda case: deadlines.check_extendable(session, case.id))
 
 
 def request_suspension(session: Session, actor: Principal, case_id: int, cmd: ReasonIn, *,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from cityloop.auth.models import User
@@ -214,6 +215,27 @@ def _two_loads(db: Db, case_id: int, maker: Callable[[], Session], *,
     return first, second, a, b
 
 
+def _second_writer_is_refused(db: Db, sessions: sessionmaker[Session], *, end_reads: bool,
+                              error: AbstractContextManager[Any]) -> None:
+    """Both sessions read the case and change it; the first commit wins, the second is refused with `error`,
+    and the case holds the first change only."""
+    staff = _staff(db)
+    case_id = _report(db, staff)
+    first, second, a, b = _two_loads(db, case_id, sessions, end_reads=end_reads)
+    try:
+        a.urgent = True
+        b.description = "供水井盖缺失（已补充）"
+        first.commit()
+        with error:
+            second.commit()
+        second.rollback()
+    finally:
+        first.close()
+        second.close()
+    case = _case(db, case_id)
+    assert (case.version, case.urgent, case.description) == (2, True, "供水井盖缺失")
+
+
 @pytest.mark.parametrize("end_reads", [
     True,
     # Overlapping write transactions exist only on PostgreSQL: SQLite lets one writer in at a time (the
@@ -226,22 +248,8 @@ def test_the_second_of_two_stale_commits_fails(db: Db, end_reads: bool) -> None:
     With `end_reads` each read ends its transaction before the writes begin (as a read in one request and a
     write in a later one would); without, the two transactions overlap.
     """
-    staff = _staff(db)
-    case_id = _report(db, staff)
-    first, second, a, b = _two_loads(db, case_id, write_sessionmaker(db.engine), end_reads=end_reads)
-    try:
-        a.urgent = True
-        b.description = "供水井盖缺失（已补充）"
-        first.commit()
-        with pytest.raises(StaleDataError):
-            second.commit()
-        second.rollback()
-    finally:
-        first.close()
-        second.close()
-
-    case = _case(db, case_id)
-    assert (case.version, case.urgent, case.description) == (2, True, "供水井盖缺失")
+    _second_writer_is_refused(db, write_sessionmaker(db.engine), end_reads=end_reads,
+                              error=pytest.raises(StaleDataError))
 
 
 @pytest.mark.skipif(on_postgres(), reason="SQLite WAL snapshots; the PostgreSQL variant is above")
@@ -249,21 +257,8 @@ def test_sqlite_overlapping_read_transactions_cannot_lose_an_update(db: Db) -> N
     """Two deferred (read) transactions overlap; the second to write holds an outdated snapshot, which
     SQLite refuses to upgrade to a write. No update is lost, though the error is a lock error, not a stale
     version (the app avoids the case altogether: its write sessions BEGIN IMMEDIATE)."""
-    staff = _staff(db)
-    case_id = _report(db, staff)
-    first, second, a, b = _two_loads(db, case_id, read_sessionmaker(db.engine), end_reads=False)
-    try:
-        a.urgent = True
-        b.description = "供水井盖缺失（已补充）"
-        first.commit()
-        with pytest.raises(sa.exc.OperationalError, match="locked"):
-            second.commit()
-        second.rollback()
-    finally:
-        first.close()
-        second.close()
-    case = _case(db, case_id)
-    assert (case.version, case.urgent, case.description) == (2, True, "供水井盖缺失")
+    _second_writer_is_refused(db, read_sessionmaker(db.engine), end_reads=False,
+                              error=pytest.raises(sa.exc.OperationalError, match="locked"))
 
 
 def test_services_racing_on_their_own_sessions_leave_one_event(db: Db) -> None:

@@ -39,7 +39,7 @@ def _package_days() -> dict[date, tuple[bool, str]]:
 
 @cache
 def package_years() -> range:
-    """The years the package knows. Its own functions raise NotImplementedError outside this range."""
+    """The years the package knows; outside them its own functions refuse to answer (they raise)."""
     listed = chinese_calendar.holidays.keys()
     return range(min(listed).year, max(listed).year + 1)
 

@@ -1,0 +1,20 @@
+"""`cityloop …`: thin commands over the same services the API uses. One module per area of work."""
+
+from __future__ import annotations
+
+import typer
+
+from cityloop.cli.calendar import calendar_app, deadlines_app
+from cityloop.cli.catalog import catalog_app
+from cityloop.cli.db import db_app
+from cityloop.cli.run import run_app
+from cityloop.cli.users import unit_app, user_app
+
+app = typer.Typer(help="cityloop — 数字城管: the closed loop of city problems.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(unit_app, name="unit")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(calendar_app, name="calendar")
+app.add_typer(deadlines_app, name="deadlines")
+app.registered_commands.extend(run_app.registered_commands)

@@ -18,6 +18,9 @@ class User(CreatedAtMixin, Base):
     display_name: Mapped[str] = mapped_column(sa.String(100), default="")
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     active: Mapped[bool] = mapped_column(default=True)
+    # A territory code limiting what the user sees and commands (a district command centre's dispatcher);
+    # None for city-wide staff.
+    area_code: Mapped[str | None] = mapped_column(sa.String(12), default=None)
 
     roles: Mapped[list[RoleAssignment]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin")

@@ -61,6 +61,15 @@ class Case(CreatedAtMixin, Base):
     lat: Mapped[float]
     lon: Mapped[float]
     address: Mapped[str] = mapped_column(sa.String(256), default="")
+    # Where the point fell when the case was opened (areas.locate): None only where no map is loaded yet.
+    district_code: Mapped[str | None] = mapped_column(sa.String(6), index=True, default=None)
+    street_code: Mapped[str | None] = mapped_column(sa.String(9), default=None)
+    community_code: Mapped[str | None] = mapped_column(sa.String(12), default=None)
+    grid_code: Mapped[str | None] = mapped_column(sa.String(15), index=True, default=None)
+    # 方位描述: district, street, community, grid and the nearest named feature, as a person would say it.
+    location_desc: Mapped[str] = mapped_column(sa.String(256), default="")
+    # The 部件 the report is about (17-digit 标识码), when known; its owner routes the case.
+    part_code: Mapped[str | None] = mapped_column(sa.String(17), default=None)
     source: Mapped[Source] = mapped_column(str_enum(Source, "case_source", length=16))
     reporter_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     urgent: Mapped[bool] = mapped_column(default=False)

@@ -28,5 +28,10 @@ class Unit(CreatedAtMixin, Base):
     industry: Mapped[str] = mapped_column(sa.String(64), default="")
     parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"), index=True, default=None)
     active: Mapped[bool] = mapped_column(default=True)
+    # The territory the unit answers for (a street office → its street): relative routing rules resolve
+    # "the 环卫 unit of this street" through it.
+    territory_code: Mapped[str | None] = mapped_column(sa.String(12), index=True, default=None)
+    # 统一社会信用代码: how the 部件 inventory names owners and maintainers (QSDWDM, YHDWDM, ZGBMDM).
+    credit_code: Mapped[str | None] = mapped_column(sa.String(18), index=True, default=None)
     # Demo and generated data say so wherever they appear.
     synthetic: Mapped[bool] = mapped_column(default=False)

@@ -96,5 +96,7 @@ class AreaRevision(Base):
     __tablename__ = "area_revisions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Random per revision: ids alone can repeat (a rolled-back transaction hands its id out again).
+    token: Mapped[str] = mapped_column(sa.String(32))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     note: Mapped[str] = mapped_column(sa.String(300), default="")

@@ -71,11 +71,13 @@ class Permission(StrEnum):
     USER_READ = "user:read"
     USER_MANAGE = "user:manage"
     CALENDAR_MANAGE = "calendar:manage"  # holidays and 调休 days of the working calendar
+    ROUTING_READ = "routing:read"
+    ROUTING_MANAGE = "routing:manage"    # routing rules and dispatch policies
 
 
 P = Permission
 
-_STAFF_READ = {P.UNIT_READ, P.CASE_COMMENT}
+_STAFF_READ = {P.UNIT_READ, P.CASE_COMMENT, P.ROUTING_READ}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.COLLECTOR: frozenset(_STAFF_READ | {
@@ -102,7 +104,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CITIZEN: frozenset({P.CASE_READ_OWN, P.CASE_CREATE, P.CASE_COMMENT}),
     Role.ADMIN: frozenset(_STAFF_READ | {
         P.CASE_READ_ALL, P.CASE_FORCE_CLOSE, P.UNIT_MANAGE, P.USER_READ, P.USER_MANAGE, P.STATS_READ,
-        P.CALENDAR_MANAGE,
+        P.CALENDAR_MANAGE, P.ROUTING_MANAGE,
     }),
 }
 

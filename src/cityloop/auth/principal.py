@@ -14,6 +14,9 @@ class Principal:
     username: str
     roles: frozenset[Role]
     unit_ids: tuple[int, ...] = ()
+    # A territory code (6/9/12 digits) limiting the cases seen and commanded: a district command centre's
+    # staff; None means city-wide.
+    area_code: str | None = None
     permissions: frozenset[Permission] = field(init=False)
 
     def __post_init__(self) -> None:

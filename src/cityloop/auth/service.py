@@ -49,18 +49,22 @@ def _token_digest(token: str) -> str:
 
 def create_user(session: Session, policy: PasswordPolicy, *, username: str, password: str,
                 roles: Iterable[Role], now: datetime, unit_ids: Iterable[int] = (),
-                display_name: str = "") -> User:
+                display_name: str = "", area_code: str | None = None, password_hash: str | None = None) -> User:
+    """`password_hash` lets bulk loaders (the demo's collectors) hash one password once for many users."""
     username = username.strip()
     if not username:
         raise ValidationFailed("username must not be empty", field="username")
     role_set = set(roles)
     if not role_set:
         raise ValidationFailed("roles: give the user at least one role", field="roles")
-    policy.check_new(password)
+    if password_hash is None:
+        policy.check_new(password)
+    if area_code is not None and (not area_code.isdigit() or len(area_code) not in (6, 9, 12)):
+        raise ValidationFailed("area_code: a district (6), street (9) or community (12) code", field="area_code")
     if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"username {username!r} is taken", field="username", code="username_taken")
-    user = User(username=username, display_name=display_name or username,
-                password_hash=policy.hasher.hash(password), created_at=now)
+    user = User(username=username, display_name=display_name or username, area_code=area_code,
+                password_hash=password_hash or policy.hasher.hash(password), created_at=now)
     user.roles = [RoleAssignment(role=r) for r in sorted(role_set)]
     user.memberships = [UnitMembership(unit_id=u) for u in dict.fromkeys(unit_ids)]
     session.add(user)
@@ -134,4 +138,4 @@ def principal_for_token(session: Session, token: str, *, now: datetime) -> Princ
 
 def principal_of(user: User) -> Principal:
     return Principal(user_id=user.id, username=user.username, roles=user.role_set,
-                     unit_ids=tuple(sorted(m.unit_id for m in user.memberships)))
+                     unit_ids=tuple(sorted(m.unit_id for m in user.memberships)), area_code=user.area_code)

@@ -12,11 +12,21 @@ from cityloop.auth.principal import Principal
 from cityloop.cases.models import Case, CaseTask
 from cityloop.core.errors import NotFound
 
+_AREA_COLUMN = {6: Case.district_code, 9: Case.street_code, 12: Case.community_code}
+
+
+def area_clause(area_code: str) -> ColumnElement[bool]:
+    return _AREA_COLUMN[len(area_code)] == area_code
+
 
 def visibility(principal: Principal) -> ColumnElement[bool]:
-    """A WHERE clause selecting the cases this principal may see."""
+    """A WHERE clause selecting the cases this principal may see.
+
+    Staff scoped to an area (a district command centre) see every case located in it, as city-wide staff see
+    every case; a case not yet located (no map loaded) is city business.
+    """
     if principal.has(Permission.CASE_READ_ALL):
-        return sa.true()
+        return area_clause(principal.area_code) if principal.area_code else sa.true()
     clauses: list[ColumnElement[bool]] = []
     if principal.has(Permission.CASE_READ_UNIT) and principal.unit_ids:
         clauses.append(Case.unit_id.in_(principal.unit_ids))

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from cityloop.auth.deps import PrincipalDep
 from cityloop.auth.principal import Principal
-from cityloop.cases import queries, service
+from cityloop.cases import dispatching, queries, service
 from cityloop.cases import workflow as wf
 from cityloop.cases.models import Case, RequestState
 from cityloop.cases.schemas import (
@@ -74,6 +74,8 @@ def case_out(session: Session, case: Case, principal: Principal, now: datetime) 
     return CaseOut(
         id=case.id, number=case.number, kind=case.kind, category_code=case.category_code,
         description=case.description, lat=case.lat, lon=case.lon, address=case.address, source=case.source,
+        district_code=case.district_code, street_code=case.street_code, community_code=case.community_code,
+        grid_code=case.grid_code, location_desc=case.location_desc, part_code=case.part_code,
         reporter_id=case.reporter_id, urgent=case.urgent, self_handled=case.self_handled, status=case.status,
         status_label=wf.STATUS_LABELS[case.status], unit_id=case.unit_id, rework_count=case.rework_count,
         supervised=case.supervised, version=case.version, created_at=case.created_at,
@@ -85,6 +87,7 @@ def case_out(session: Session, case: Case, principal: Principal, now: datetime) 
         allowed_actions=queries.available_actions(case, principal),
         deadlines=[DeadlineOut.model_validate(v) for v in queries.deadline_views(session, case, now)],
         timeliness=queries.timeliness(session, case, now),
+        routing=None if case.status in wf.TERMINAL else dispatching.routing_view(session, case),
     )
 
 

@@ -23,9 +23,13 @@ class CaseIn(_Strict):
     kind: Kind
     category_code: str = Field(pattern=r"^\d{4,5}$", description="5-digit GB/T 47678.5-2026 class code")
     description: str = Field(min_length=1, max_length=2000)
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="WGS-84 latitude")
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="WGS-84 longitude")
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="latitude in `crs`")
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="longitude in `crs`")
+    crs: Literal["wgs84", "gcj02"] = Field(
+        default="wgs84", description="wgs84 (GPS) or gcj02 (a Chinese web map); stored as WGS-84")
     address: str = Field(default="", max_length=256)
+    part_code: str | None = Field(default=None, pattern=r"^\d{17}$",
+                                  description="the 部件 (17-digit 标识码) the report is about, when known")
     urgent: bool = False
     self_handled: bool = False
     source: Source | None = Field(default=None, description="defaults from the caller's role")
@@ -49,7 +53,8 @@ class RequiredNoteIn(ActionIn):
 
 
 class CollectorIn(NoteIn):
-    collector_id: int = Field(ge=1)
+    collector_id: int | None = Field(
+        default=None, ge=1, description="default: the collector whose patrol area (责任网格) holds the case's grid")
 
 
 class FileIn(NoteIn):
@@ -68,7 +73,8 @@ class CheckIn(NoteIn):
 
 
 class DispatchIn(NoteIn):
-    unit_id: int = Field(ge=1)
+    unit_id: int | None = Field(
+        default=None, ge=1, description="default: the routing suggestion; another unit needs a note saying why")
 
 
 class ExtensionIn(ReasonIn):
@@ -133,6 +139,12 @@ class CaseOut(BaseModel):
     lat: float
     lon: float
     address: str
+    district_code: str | None
+    street_code: str | None
+    community_code: str | None
+    grid_code: str | None
+    location_desc: str = Field(description="方位描述: district, street, community, grid, nearest named feature")
+    part_code: str | None
     source: Source
     reporter_id: int | None
     urgent: bool
@@ -154,6 +166,9 @@ class CaseOut(BaseModel):
     timeliness: dict[str, bool | None] = Field(
         description="per step: met on time (true), late (false) or not yet done (null)")
     allowed_actions: list[Action] = Field(description="actions the caller may take now")
+    routing: dict[str, Any] | None = Field(
+        default=None, description="the suggested unit with its explanation, while the case awaits or may "
+                                  "again await dispatch")
 
 
 class CaseSummary(BaseModel):
@@ -168,6 +183,9 @@ class CaseSummary(BaseModel):
     supervised: bool
     unit_id: int | None
     address: str
+    district_code: str | None
+    grid_code: str | None
+    location_desc: str
     version: int
     created_at: BizDateTime
     updated_at: BizDateTime

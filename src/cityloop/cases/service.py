@@ -7,14 +7,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
+from cityloop.areas import index as area_index
+from cityloop.areas import service as area_service
 from cityloop.auth import service as auth_service
 from cityloop.auth.permissions import Permission, Role
 from cityloop.auth.principal import Principal
-from cityloop.cases import access, clocks
+from cityloop.cases import access, clocks, dispatching
 from cityloop.cases import workflow as wf
 from cityloop.cases.models import (
     Case,
@@ -40,13 +43,15 @@ from cityloop.cases.schemas import (
     VerifyIn,
 )
 from cityloop.catalog import queries as catalog_queries
+from cityloop.core import crs
 from cityloop.core.clock import to_business
 from cityloop.core.errors import Forbidden, StaleVersion, ValidationFailed
 from cityloop.core.geo import check_wgs84
 from cityloop.core.timeunits import TimeUnit
 from cityloop.deadlines import service as deadlines
 from cityloop.notifications import outbox
-from cityloop.units import service as unit_service
+from cityloop.parts.models import Part
+from cityloop.routing import service as routing
 
 A = wf.Action
 
@@ -75,8 +80,17 @@ def _next_number(session: Session, now: datetime) -> str:
 
 
 def create_case(session: Session, actor: Principal, data: CaseIn, *, now: datetime) -> Case:
+    """Open a case where it happened: the point is located in district, street, community and grid.
+
+    A point outside the city is refused (422 outside_city); where no map is loaded yet the case opens
+    unlocated.
+    """
     actor.require(Permission.CASE_CREATE)
-    check_wgs84(data.lon, data.lat)
+    lon, lat = crs.to_wgs84(data.lon, data.lat, crs.parse_crs(data.crs))
+    check_wgs84(lon, lat)
+    where = area_index.locate_or_none(session, lon, lat)
+    if data.part_code is not None and session.scalar(sa.select(Part.id).where(Part.code == data.part_code)) is None:
+        raise ValidationFailed(f"part_code: no 部件 {data.part_code} in the inventory", field="part_code")
     category = catalog_queries.find(session, data.kind, data.category_code)
     if category is None:
         raise ValidationFailed(
@@ -91,16 +105,26 @@ def create_case(session: Session, actor: Principal, data: CaseIn, *, now: dateti
         (DEFAULT_SOURCE[r] for r in Role if r in actor.roles and r in DEFAULT_SOURCE), Source.OTHER)
     case = Case(
         number=_next_number(session, now), kind=data.kind, category_id=category.id,
-        category_code=category.code, description=data.description, lat=data.lat, lon=data.lon,
-        address=data.address, source=source, reporter_id=actor.user_id, urgent=data.urgent,
+        category_code=category.code, description=data.description, lat=lat, lon=lon,
+        address=data.address, part_code=data.part_code, source=source, reporter_id=actor.user_id, urgent=data.urgent,
         self_handled=data.self_handled, status=wf.Status.REPORTED, created_at=now, updated_at=now,
     )
+    details: dict[str, Any] = {"source": source.value, "urgent": data.urgent, "self_handled": data.self_handled}
+    if where is not None:
+        case.district_code = where.district.code
+        case.street_code = where.street.code if where.street else None
+        case.community_code = where.community.code if where.community else None
+        case.grid_code = where.grid_code
+        case.location_desc = where.description[:256]
+        details["location"] = {"district": case.district_code, "street": case.street_code,
+                               "community": case.community_code, "grid": case.grid_code}
+    if data.crs != "wgs84":
+        details["reported_crs"] = {"crs": data.crs, "lon": data.lon, "lat": data.lat}
     session.add(case)
     session.add(CaseEvent(
         case=case, action=A.REPORT, tag="case:report", from_status=None, to_status=wf.Status.REPORTED,
         actor_id=actor.user_id, actor_role=_role(actor, A.REPORT), note="",
-        details={"source": source.value, "urgent": data.urgent, "self_handled": data.self_handled},
-        at=now))
+        details=details, at=now))
     session.flush()  # flush: the step clock and the alert name the case by id
     clocks.apply(session, case, A.REPORT, None, now)
     if case.urgent:
@@ -135,7 +159,7 @@ def _plan(case: Case, action: wf.Action, outcome: wf.Outcome | None = None) -> w
     return wf.next_step(case.status, action, outcome, case.pending_kinds())
 
 
-def _record(session: Session, case: Case, step: wf.Step, actor: Principal, now: datetime, *,
+def _record(session: Session, case: Case, step: wf.Step, actor: Principal | None, now: datetime, *,
             note: str = "", details: dict[str, Any] | None = None, unit_id: int | None = None,
             request: CaseRequest | None = None) -> CaseEvent:
     """Apply a planned step: the only place a case's status changes, so no change lacks its event."""
@@ -147,7 +171,7 @@ def _record(session: Session, case: Case, step: wf.Step, actor: Principal, now: 
             continue
         if req.kind == step.settles:
             req.state = RequestState.APPROVED if step.approves else RequestState.DENIED
-            req.decided_by, req.decided_at, req.decision_note = actor.user_id, now, note
+            req.decided_by, req.decided_at, req.decision_note = actor.user_id if actor else None, now, note
             details["request_id"] = req.id
         elif req.kind in step.lapses:
             req.state, req.decided_at = RequestState.LAPSED, now
@@ -162,7 +186,8 @@ def _record(session: Session, case: Case, step: wf.Step, actor: Principal, now: 
         case.rework_count += 1
     event = CaseEvent(
         case=case, action=step.action, tag=f"case:{step.action.value}", from_status=step.from_status,
-        to_status=step.to, actor_id=actor.user_id, actor_role=_role(actor, step.action),
+        to_status=step.to, actor_id=actor.user_id if actor else None,
+        actor_role=_role(actor, step.action) if actor else "system",
         unit_id=unit_id if unit_id is not None else case.unit_id, note=note, details=details, at=now)
     session.add(event)
     case.status = step.to
@@ -190,8 +215,14 @@ def _require_own_unit(actor: Principal, case: Case) -> None:
         raise Forbidden("only staff of the unit handling this case may do that", code="not_your_unit")
 
 
-def _assign(session: Session, case: Case, kind: TaskKind, collector_id: int, actor: Principal,
+def _assign(session: Session, case: Case, kind: TaskKind, collector_id: int | None, actor: Principal,
             now: datetime) -> CaseTask:
+    if collector_id is None:
+        # 责任网格: the collector who patrols the case's grid goes, unless the operator names another.
+        collector_id = area_service.collector_for_grid(session, case.grid_code)
+        if collector_id is None:
+            where = f"grid {case.grid_code}" if case.grid_code else "the case's place (no grid)"
+            raise ValidationFailed(f"collector_id: no collector patrols {where}; name one", field="collector_id")
     user = auth_service.get_user(session, collector_id)
     if user is None or not user.active or Role.COLLECTOR not in user.role_set:
         raise ValidationFailed(f"collector_id: user {collector_id} is not an active collector (监督员)",
@@ -270,6 +301,7 @@ def file(session: Session, actor: Principal, case_id: int, cmd: FileIn, *, now: 
     _record(session, case, step, actor, now, note=cmd.note, details=details)
     if case.urgent:
         _alert(session, case, "role:dispatcher", now)
+    _auto_dispatch(session, case, now)
     return case
 
 
@@ -280,15 +312,35 @@ def void(session: Session, actor: Principal, case_id: int, cmd: ReasonIn, *, now
 # --- 派遣 and the unit's requests ---------------------------------------------------------------------------
 
 def dispatch(session: Session, actor: Principal, case_id: int, cmd: DispatchIn, *, now: datetime) -> Case:
+    """派遣 to the routing suggestion, or to another unit with a note saying why; the event keeps both."""
     case = _load(session, actor, case_id, A.DISPATCH, cmd)
     step = _plan(case, A.DISPATCH)
-    unit = unit_service.get_active(session, cmd.unit_id)
-    case.unit_id = unit.id
-    _record(session, case, step, actor, now, note=cmd.note, unit_id=unit.id,
-            details={"unit_id": unit.id, "unit_code": unit.code})
-    if case.urgent:
-        _alert(session, case, f"unit:{unit.id}", now)
+    level = dispatching.check_command_level(session, actor, case)
+    unit, details = dispatching.choose_unit(session, case, cmd.unit_id, cmd.note)
+    details["command_level"] = level.value
+    _send(session, case, step, actor, now, unit.id, details, note=cmd.note)
     return case
+
+
+def _send(session: Session, case: Case, step: wf.Step, actor: Principal | None, now: datetime, unit_id: int,
+          details: dict[str, Any], *, note: str) -> None:
+    case.unit_id = unit_id
+    _record(session, case, step, actor, now, note=note, unit_id=unit_id, details=details)
+    if case.urgent:
+        _alert(session, case, f"unit:{unit_id}", now)
+
+
+def _auto_dispatch(session: Session, case: Case, now: datetime) -> None:
+    """Classes marked for automatic dispatch go to the suggested unit as soon as they are filed."""
+    level, auto, _ = routing.policy_for(session, case.kind, case.category_code)
+    if not auto or case.status is not wf.Status.FILED:
+        return
+    suggestion = dispatching.suggest(session, case)
+    if suggestion.unit is None:
+        return  # nothing to follow: the case waits in the dispatcher's queue like any other
+    details = {"routing": suggestion.to_dict(), "unit_id": suggestion.unit.id, "unit_code": suggestion.unit.code,
+               "followed_suggestion": True, "command_level": level.value, "auto": True}
+    _send(session, case, _plan(case, A.DISPATCH), None, now, suggestion.unit.id, details, note="自动派遣")
 
 
 def _open_request(session: Session, actor: Principal, case_id: int, action: wf.Action, cmd: ReasonIn,

@@ -30,6 +30,7 @@ def upgrade() -> None:
     op.create_table(
         "area_revisions",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token", sa.String(length=32), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("note", sa.String(length=300), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_area_revisions")),

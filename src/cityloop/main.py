@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import cityloop
+from cityloop.areas import routes as area_routes
 from cityloop.auth import routes as auth_routes
 from cityloop.auth.service import PasswordPolicy
 from cityloop.cases import routes as case_routes
@@ -29,6 +30,7 @@ from cityloop.core.errors import DomainError
 from cityloop.db.engine import make_engine
 from cityloop.db.session import read_sessionmaker, write_sessionmaker
 from cityloop.deadlines import routes as calendar_routes
+from cityloop.routing import routes as routing_routes
 from cityloop.settings import Settings
 from cityloop.stats import routes as stats_routes
 from cityloop.units import routes as unit_routes
@@ -136,7 +138,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         parallelism=settings.argon2_parallelism, demo_mode=settings.demo_mode)
     install_error_handlers(app)
     install_offline_docs(app)
-    for module in (auth_routes, unit_routes, catalog_routes, case_routes, stats_routes, calendar_routes):
+    for module in (auth_routes, unit_routes, catalog_routes, case_routes, stats_routes, calendar_routes,
+                   area_routes, routing_routes):
         app.include_router(module.router)
 
     @app.get("/health", tags=["ops"])

@@ -83,7 +83,10 @@ def test_main_path_from_report_to_close_tells_the_whole_story(api: Api, clock: F
                                            "operator", "collector", "shift_leader"]
     assert [e["at"][11:16] for e in events] == ["10:00", "10:30", "11:00", "11:30", "12:00", "12:30", "13:00",
                                                 "13:30"]
-    assert events[3]["details"] == {"unit_id": w.unit_a, "unit_code": "UA"}
+    dispatched = events[3]["details"]
+    assert {k: dispatched[k] for k in ("unit_id", "unit_code", "followed_suggestion", "command_level")} == {
+        "unit_id": w.unit_a, "unit_code": "UA", "followed_suggestion": False, "command_level": "district"}
+    assert dispatched["routing"]["unit"] is None  # no routing rules in this world: nothing was suggested
     assert events[3]["unit"] == "处置单位A"
     assert events[5]["details"] == {"collector_id": w["collector"].id}
     assert events[6]["details"] == {"outcome": "passed"}

@@ -12,6 +12,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from cityloop import demo, migrations
+from cityloop.areas import service as area_service
+from cityloop.areas.models import PatrolArea, Territory, TerritoryLevel
 from cityloop.auth import service as auth_service
 from cityloop.auth.models import User
 from cityloop.auth.permissions import Role
@@ -48,7 +50,7 @@ def engine(url: str) -> Iterator[Engine]:
     policy = auth_service.PasswordPolicy.from_costs(time_cost=1, memory_kib=8, parallelism=1, demo_mode=True)
     with session_scope(write_sessionmaker(eng)) as session:
         assert not demo.is_loaded(session)
-        demo.load(session, policy, EPOCH)
+        demo.load(session, policy, EPOCH, profile=demo.SMALL)
     yield eng
     eng.dispose()
 
@@ -59,28 +61,39 @@ def session(engine: Engine) -> Iterator[Session]:
         yield s
 
 
-def test_one_user_per_role_and_the_unit_for_unit_staff(session: Session) -> None:
+def test_one_login_per_role_a_dispatcher_per_district_and_collectors_on_patrol(session: Session) -> None:
     assert demo.is_loaded(session)
     users = {u.username: u for u in session.scalars(sa.select(User))}
-    assert set(users) == {username for username, _, _ in demo.LOGINS}
-    # Exactly one user holds each role, and nobody holds two.
-    assert sorted(r for u in users.values() for r in u.role_set) == sorted(Role)
-    assert len(users) == len(Role)
-    unit_ids = dict(session.execute(sa.select(Unit.code, Unit.id)).all())
-    for username, role, unit_code in demo.LOGINS:
-        user = users[username]
-        assert user.role_set == {role}
-        assert user.active
-        expected = [unit_ids[unit_code]] if unit_code else []
-        assert [m.unit_id for m in user.memberships] == expected, username
-    assert [(u, c) for u, r, c in demo.LOGINS if r is Role.UNIT_STAFF] == [("unit_staff", demo.STAFF_UNIT)]
+    for username, role in demo.LOGINS:
+        assert users[username].role_set == {role}
+        assert users[username].active
+        assert users[username].area_code is None  # the city command centre and city-wide supervision
+    districts = session.scalars(sa.select(Territory.code).where(Territory.level == TerritoryLevel.DISTRICT)).all()
+    assert len(districts) == 13
+    for code in districts:
+        dispatcher = users[demo.district_dispatcher(code)]
+        assert dispatcher.role_set == {Role.DISPATCHER}
+        assert dispatcher.area_code == code
+    collectors = [u for u in users.values() if u.username.startswith("collector_")]
+    assert all(u.role_set == {Role.COLLECTOR} for u in collectors)
+    # Every patrol area has its collector; the demo collector patrols where the demo's cases are.
+    areas = session.scalars(sa.select(PatrolArea)).all()
+    assert len(areas) == len(collectors) + 1
+    assert all(a.collector_id is not None and a.synthetic for a in areas)
+    first = session.scalars(sa.select(Case).order_by(Case.id)).first()
+    assert first is not None
+    assert area_service.collector_for_grid(session, first.grid_code) == users["collector"].id
+    # unit_staff works in the units the dispatched demo cases went to.
+    assert len(users["unit_staff"].memberships) == 2
 
 
 def test_five_cases_at_five_stages_with_timelines_opening_on_a_report(session: Session) -> None:
     cases = session.scalars(sa.select(Case).order_by(Case.id)).all()
     assert sorted(c.status for c in cases) == sorted(
         [Status.CLOSED, Status.DISPATCHED, Status.FILED, Status.REGISTERED, Status.REPORTED])
-    staff_unit = session.scalar(sa.select(Unit.id).where(Unit.code == demo.STAFF_UNIT))
+    staff = session.scalar(sa.select(User).where(User.username == "unit_staff"))
+    assert staff is not None
+    staff_units = {m.unit_id for m in staff.memberships}
     for case in cases:
         events = session.scalars(sa.select(CaseEvent).where(CaseEvent.case_id == case.id)
                                  .order_by(CaseEvent.at, CaseEvent.id)).all()
@@ -93,7 +106,15 @@ def test_five_cases_at_five_stages_with_timelines_opening_on_a_report(session: S
         assert events[-1].to_status == case.status
         assert case.version == len(events)  # every command bumped the version once
         if case.status in (Status.DISPATCHED, Status.CLOSED):
-            assert case.unit_id == staff_unit
+            assert case.unit_id in staff_units
+            dispatch = next(e for e in events if e.action is Action.DISPATCH)
+            assert dispatch.details["followed_suggestion"] is True
+            assert dispatch.details["routing"]["unit"]["id"] == case.unit_id
+        # Every demo case happened in 西湖区 and landed in a unit grid.
+        assert case.district_code == "330106"
+        assert case.grid_code is not None
+        assert case.grid_code.startswith(case.community_code or "-")
+        assert case.location_desc.startswith("西湖区 ")
     closed = next(c for c in cases if c.status is Status.CLOSED)
     assert closed.closed_at is not None
     assert [e.action for e in closed.events] == [
@@ -103,15 +124,27 @@ def test_five_cases_at_five_stages_with_timelines_opening_on_a_report(session: S
     assert sum(c.urgent for c in cases) == 2
 
 
-def test_units_are_synthetic_and_nested_as_declared(session: Session) -> None:
-    units = {u.code: u for u in session.scalars(sa.select(Unit))}
-    assert set(units) == {u.code for u in demo.UNITS}
-    for declared in demo.UNITS:
-        unit = units[declared.code]
-        assert unit.synthetic
-        assert "演示" in unit.name
-        assert (unit.name, unit.level, unit.industry) == (declared.name, declared.level, declared.industry)
-        assert unit.parent_id == (units[declared.parent].id if declared.parent else None)
+def test_units_are_synthetic_nested_and_at_hangzhou_scale(session: Session) -> None:
+    units = session.scalars(sa.select(Unit)).all()
+    assert 2300 <= len(units) <= 3000  # Hangzhou: 2,498 units in 25 industries
+    assert len({u.industry for u in units}) == 25
+    assert all(u.synthetic and "演示" in u.name and u.territory_code for u in units)
+    by_id = {u.id: u for u in units}
+    depth = {"city": 0, "district": 1, "street": 2, "community": 3}
+    for unit in units:
+        if unit.parent_id is not None:
+            assert depth[by_id[unit.parent_id].level.value] < depth[unit.level.value]
+
+
+def test_the_map_is_real_districts_with_synthetic_streets_and_communities(session: Session) -> None:
+    rows = session.execute(sa.select(Territory.code, Territory.level, Territory.synthetic)).all()
+    assert {(c, syn) for c, lvl, syn in rows if lvl is TerritoryLevel.DISTRICT} == {
+        (c, False) for c in ("330102", "330105", "330106", "330108", "330109", "330110", "330111", "330112",
+                             "330113", "330114", "330122", "330127", "330182")}
+    below = [(c, lvl) for c, lvl, syn in rows if lvl in (TerritoryLevel.STREET, TerritoryLevel.COMMUNITY)]
+    assert below
+    assert all(syn for c, lvl, syn in rows if lvl in (TerritoryLevel.STREET, TerritoryLevel.COMMUNITY))
+    assert all(len(c) == (9 if lvl is TerritoryLevel.STREET else 12) for c, lvl in below)
 
 
 def test_the_demo_also_seeds_the_class_directory(session: Session) -> None:
@@ -140,7 +173,7 @@ def _token(client: TestClient, username: str, password: str) -> tuple[int, dict[
     return r.status_code, r.json()
 
 
-@pytest.mark.parametrize("username", [username for username, _, _ in demo.LOGINS])
+@pytest.mark.parametrize("username", [username for username, _ in demo.LOGINS] + ["dispatcher_330106"])
 def test_demo_logins_work_in_demo_mode(url: str, engine: Engine, username: str) -> None:
     app = create_app(_settings(url, demo_mode=True))
     try:

@@ -129,6 +129,14 @@ class _Layer:
         return found
 
 
+def _up(found: IntArray, parent: IntArray) -> IntArray:
+    """The parent index of each found item; -1 stays -1."""
+    out = np.full(len(found), -1, dtype=np.int64)
+    hit = found >= 0
+    out[hit] = parent[found[hit]]
+    return out
+
+
 class AreaIndex:
     def __init__(self, token: str, layers: dict[TerritoryLevel, _Layer], grids: _Layer,
                  grid_patrol: list[int | None], landmarks: tuple[list[str], FloatArray, FloatArray]) -> None:
@@ -157,15 +165,15 @@ class AreaIndex:
             points: NDArray[np.object_] = np.asarray(shapely.points(np.asarray(lons[sl], dtype=np.float64),
                                                                    np.asarray(lats[sl], dtype=np.float64)))
             g = self.grids.query(points)
-            c = np.where(g >= 0, self.grids.parent[np.maximum(g, 0)], -1)
+            c = _up(g, self.grids.parent)
             todo = np.flatnonzero(c < 0)
             if len(todo):
                 c[todo] = self.communities.query(points[todo])
-            s = np.where(c >= 0, self.communities.parent[np.maximum(c, 0)], -1)
+            s = _up(c, self.communities.parent)
             todo = np.flatnonzero(s < 0)
             if len(todo):
                 s[todo] = self.streets.query(points[todo])
-            d = np.where(s >= 0, self.streets.parent[np.maximum(s, 0)], -1)
+            d = _up(s, self.streets.parent)
             todo = np.flatnonzero(d < 0)
             if len(todo):
                 d[todo] = self.districts.query(points[todo])

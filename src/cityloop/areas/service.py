@@ -37,6 +37,11 @@ _CHILD = {TerritoryLevel.CITY: TerritoryLevel.DISTRICT, TerritoryLevel.DISTRICT:
           TerritoryLevel.STREET: TerritoryLevel.COMMUNITY}
 
 
+def under_code(column: Any, prefix: str) -> Any:
+    """`column` starts with the digit string `prefix`, as a range an index can serve (SQLite's LIKE cannot)."""
+    return sa.and_(column >= prefix, column < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+
+
 def bump_revision(session: Session, now: datetime, note: str) -> None:
     session.add(AreaRevision(token=uuid.uuid4().hex, at=now, note=note[:300]))
 
@@ -157,12 +162,19 @@ def territories_from_features(features: FeatureSet, *, level: TerritoryLevel | N
 Progress = Callable[[int], None]
 
 
-def _communities_under(session: Session, codes: Iterable[str]) -> list[Territory]:
+def communities_under(session: Session, codes: Iterable[str]) -> list[Territory]:
     codes = list(codes)
     query = sa.select(Territory).where(Territory.level == TerritoryLevel.COMMUNITY)
     if codes:
-        query = query.where(sa.or_(*(Territory.code.startswith(c) for c in codes)))
+        query = query.where(sa.or_(*(under_code(Territory.code, c) for c in codes)))
     return list(session.scalars(query.order_by(Territory.code)))
+
+
+def lattice_latitude(session: Session) -> float:
+    """One latitude for the whole map, so grids generated in separate runs share one lattice and line up."""
+    row = session.execute(sa.select(sa.func.min(Territory.min_lat), sa.func.max(Territory.max_lat))
+                          .where(Territory.level == TerritoryLevel.DISTRICT)).one()
+    return round((row[0] + row[1]) / 2, 1) if row[0] is not None else 30.0
 
 
 def generate_grids(session: Session, under: Sequence[str], *, size_m: float, now: datetime,
@@ -172,11 +184,11 @@ def generate_grids(session: Session, under: Sequence[str], *, size_m: float, now
     Returns (communities, grids). A community's old grids are replaced; cases keep the grid code they were
     located in, so history is unchanged.
     """
-    communities = _communities_under(session, under)
+    communities = communities_under(session, under)
     if not communities:
         raise ValidationFailed(f"no community lies under {', '.join(under) or 'the map'}: import or synthesize "
                                "communities first", field="under")
-    ref_lat = sum((c.min_lat + c.max_lat) / 2 for c in communities) / len(communities)
+    ref_lat = lattice_latitude(session)
     ids = [c.id for c in communities]
     total = 0
     for start in range(0, len(ids), 500):
@@ -213,7 +225,7 @@ def set_patrol_area(session: Session, *, code: str, name: str, collector_id: int
         session.flush()  # flush: grids below point at it
     else:
         area.name, area.collector_id = name, collector_id
-    match = sa.or_(*(Grid.code.startswith(p) for p in grid_prefixes))
+    match = sa.or_(*(under_code(Grid.code, p) for p in grid_prefixes))
     result = session.execute(sa.update(Grid).where(match).values(patrol_area_id=area.id))
     count = cast(CursorResult[Any], result).rowcount
     if not count:
@@ -239,7 +251,8 @@ def import_landmarks(session: Session, features: FeatureSet, *, name_field: str,
         name = str(f.properties.get(name_field) or "").strip()
         if not name:
             raise ValidationFailed(f"feature {i}: no {name_field!r} property", field="name_field")
-        point = f.geometry if f.geometry.geom_type == "Point" else f.geometry.representative_point()
+        geom = f.geometry
+        point = geom if isinstance(geom, shapely.Point) else geom.representative_point()
         rows.append(Landmark(name=name[:100], kind=str(f.properties.get(kind_field) or "")[:32], lon=point.x,
                              lat=point.y, synthetic=synthetic, source=features.source[:300], created_at=now))
     session.add_all(rows)

@@ -79,16 +79,19 @@ def demo(host: str = "127.0.0.1", port: int = 8000,
     migrations.upgrade(engine)
     with session_scope(write_sessionmaker(engine)) as session:
         if not demo_data.is_loaded(session):
-            typer.echo("loading the demo city …")
-            demo_data.load(session, password_policy(settings), SystemClock().now())
+            typer.echo("loading the demo city (a minute or so, once) …")
+            demo_data.load(session, password_policy(settings), SystemClock().now(), say=typer.echo)
         seed_national_directory(session)
         cases = session.scalar(sa.text("SELECT count(*) FROM cases"))
     engine.dispose()
     typer.echo(f"\ncityloop demo — database {path} ({cases} cases)")
     typer.echo(f"API http://{host}:{port}/api/v1   docs http://{host}:{port}/docs")
     typer.echo(f"demo logins (password: {demo_data.DEMO_PASSWORD}, accepted in demo mode only):")
-    for username, role, unit_code in demo_data.LOGINS:
-        typer.echo(f"  {username:<13} {role.value:<13}" + (f" unit {unit_code}" if unit_code else ""))
+    for username, role in demo_data.LOGINS:
+        typer.echo(f"  {username:<13} {role.value}")
+    typer.echo("  district command centres (dispatcher, one district each): "
+               + ", ".join(demo_data.district_dispatcher(c) for c in demo_data.city.CENTRAL) + " … (13 in all)")
+    typer.echo("  streets' collectors: collector_<9-digit street code> (the patrol area of that street)")
     typer.echo("the worker runs beside the server: deadline breaches and warnings, the outbox on the console")
     sys.stdout.flush()
     # The demo is one command, so the sweeps run in a thread of the server process instead of their own.

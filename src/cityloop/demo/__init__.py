@@ -1,15 +1,20 @@
-"""The demo city: one login per role (password `cityloop`, accepted only in demo mode), a few synthetic
-handling units in Hangzhou's 西湖区, and cases at every stage of the loop, driven through the real commands so
-that their timelines are genuine. Everything here is synthetic and marked so (`synthetic` units, 演示 names)."""
+"""The demo city: Hangzhou's real district boundaries with synthetic streets, communities, unit grids, ~2,500
+handling units, patrol areas, 部件 and routing rules (`demo.city`); one login per role plus a dispatcher per
+district (password `cityloop`, accepted only in demo mode); and cases at every stage of the loop, driven through
+the real commands so that their timelines, locations and routing explanations are genuine. Everything generated
+is marked synthetic (`synthetic` rows, 合成/演示 in names)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from cityloop.areas import index as area_index
+from cityloop.areas import service as area_service
+from cityloop.areas.models import Grid, Territory, TerritoryLevel
 from cityloop.auth import service as auth_service
 from cityloop.auth.models import User
 from cityloop.auth.permissions import ROLE_LABELS, Role
@@ -29,47 +34,40 @@ from cityloop.catalog import queries as catalog_queries
 from cityloop.catalog import service as catalog_service
 from cityloop.catalog.enums import Kind
 from cityloop.catalog.seed import DEMO_STANDARD, seed_demo_standard, seed_national_directory
-from cityloop.units import service as unit_service
-from cityloop.units.models import Unit, UnitLevel
+from cityloop.demo import city
+from cityloop.parts import queries as part_queries
+from cityloop.routing import service as routing
 
 DEMO_PASSWORD = auth_service.DEMO_PASSWORD
+Profile = city.Profile
+FULL, SMALL = city.FULL, city.SMALL
 
-
-@dataclass(frozen=True)
-class DemoUnit:
-    code: str
-    name: str
-    level: UnitLevel
-    industry: str
-    parent: str | None
-
-
-UNITS = (
-    DemoUnit("DEMO-330100-CG", "杭州市城市管理局（演示）", UnitLevel.CITY, "城管", None),
-    DemoUnit("DEMO-330106-CG", "西湖区城市管理局（演示）", UnitLevel.DISTRICT, "城管", "DEMO-330100-CG"),
-    DemoUnit("DEMO-330106-SZ", "西湖区市政设施养护中心（演示）", UnitLevel.DISTRICT, "市政", "DEMO-330106-CG"),
-    DemoUnit("DEMO-330106-YL", "西湖区园林绿化管理中心（演示）", UnitLevel.DISTRICT, "园林", "DEMO-330106-CG"),
-    DemoUnit("DEMO-330106001", "北山街道办事处（演示）", UnitLevel.STREET, "属地", "DEMO-330106-CG"),
+LOGINS: tuple[tuple[str, Role], ...] = (
+    ("collector", Role.COLLECTOR),
+    ("operator", Role.OPERATOR),
+    ("shift_leader", Role.SHIFT_LEADER),
+    ("dispatcher", Role.DISPATCHER),  # the city command centre: sees and may dispatch every case
+    ("unit_staff", Role.UNIT_STAFF),
+    ("leader", Role.LEADER),
+    ("citizen", Role.CITIZEN),
+    ("admin", Role.ADMIN),
 )
-STAFF_UNIT = "DEMO-330106-SZ"
 
-LOGINS: tuple[tuple[str, Role, str | None], ...] = (
-    ("collector", Role.COLLECTOR, None),
-    ("operator", Role.OPERATOR, None),
-    ("shift_leader", Role.SHIFT_LEADER, None),
-    ("dispatcher", Role.DISPATCHER, None),
-    ("unit_staff", Role.UNIT_STAFF, STAFF_UNIT),
-    ("leader", Role.LEADER, None),
-    ("citizen", Role.CITIZEN, None),
-    ("admin", Role.ADMIN, None),
-)
+# The demo's cases, where they happen (WGS-84): 黄龙, 曙光路, 文三路, 保俶路, 北山街 in 西湖区.
+CASE_POINTS = ((120.1376, 30.2712), (120.1452, 30.2707), (120.1347, 30.2781), (120.1468, 30.2669),
+               (120.1519, 30.2590))
+
+
+def district_dispatcher(code: str) -> str:
+    return f"dispatcher_{code}"
 
 
 def is_loaded(session: Session) -> bool:
     return session.scalar(sa.select(sa.func.count()).select_from(User)) != 0
 
 
-def load(session: Session, policy: auth_service.PasswordPolicy, now: datetime) -> None:
+def load(session: Session, policy: auth_service.PasswordPolicy, now: datetime, *, profile: Profile = FULL,
+         say: Callable[[str], None] = lambda _: None) -> None:
     """Load the demo city into an empty database. The caller commits.
 
     The demo city files under 运城's real 2026 立结案标准 (DEMO_STANDARD, its source named on the version), since
@@ -78,23 +76,72 @@ def load(session: Session, policy: auth_service.PasswordPolicy, now: datetime) -
     seed_national_directory(session, now)
     seed_demo_standard(session, now)
     catalog_service.adopt(session, DEMO_STANDARD, now)
-    units: dict[str, Unit] = {}
-    for u in UNITS:
-        units[u.code] = unit_service.create_unit(session, code=u.code, name=u.name, level=u.level, now=now,
-                                                 industry=u.industry, parent_code=u.parent, synthetic=True)
-        session.flush()  # flush: the next unit names this one as its parent by code
+    city.load_territories(session, now, say)
+    case_streets = tuple(sorted({_street_of(session, lon, lat) for lon, lat in CASE_POINTS}))
+    city.load_grids(session, profile.grid_under or case_streets, now, say)
+    city.load_units(session, now, say)
+    city.load_parts(session, profile, now, say)
+    city.load_routing(session, now)
+    index = area_index.get_index(session)
+    where = [index.locate(lon, lat) for lon, lat in CASE_POINTS]
+    # unit_staff works in the two units the demo's dispatched cases go to: the street's 城管 squad (the street
+    # vendor) and the district's 市政 centre (the street lamp, through its maintainer).
+    vendor = routing.suggest(session, routing.facts_at(Kind.EVENT, "0401", where[0]))
+    lamp_part = _nearest_part(session, *CASE_POINTS[1], "01037")
+    lamp = routing.suggest(session, routing.facts_at(Kind.PART, "0137", where[1], lamp_part))
+    staff_units = [s.unit.id for s in (vendor, lamp) if s.unit is not None]
     users = {}
-    for username, role, unit_code in LOGINS:
+    for username, role in LOGINS:
         users[username] = auth_service.create_user(
             session, policy, username=username, password=DEMO_PASSWORD, roles=[role], now=now,
-            unit_ids=[units[unit_code].id] if unit_code else [],
-            display_name=f"演示{ROLE_LABELS[role]}")
-    session.flush()  # flush: principals below need user ids
+            unit_ids=staff_units if role is Role.UNIT_STAFF else [], display_name=f"演示{ROLE_LABELS[role]}")
+    district_names = dict(session.execute(sa.select(Territory.code, Territory.name)
+                                          .where(Territory.level == TerritoryLevel.DISTRICT)).all())
+    for code, name in sorted(district_names.items()):
+        auth_service.create_user(session, policy, username=district_dispatcher(code), password=DEMO_PASSWORD,
+                                 roles=[Role.DISPATCHER], now=now, area_code=code,
+                                 display_name=f"演示派遣员（{name}指挥中心）")
+    session.flush()  # flush: patrol areas and principals below need user ids
+    patrols = _patrol_areas(session, policy, now, users["collector"].id, _street_of(session, *CASE_POINTS[0]))
+    say(f"logins: {len(LOGINS)} roles, {len(district_names)} district dispatchers, {patrols} collectors on patrol")
     p = {name: auth_service.principal_of(user) for name, user in users.items()}
-    _cases(session, p, units[STAFF_UNIT].id, now)
+    _cases(session, p, lamp_part, now)
 
 
-def _cases(session: Session, p: dict[str, Principal], unit_id: int, now: datetime) -> None:
+def _street_of(session: Session, lon: float, lat: float) -> str:
+    street = area_index.locate(session, lon, lat).street
+    assert street is not None, "the synthetic map covers every district with streets"
+    return street.code
+
+
+def _nearest_part(session: Session, lon: float, lat: float, category: str) -> str | None:
+    found = part_queries.nearest(session, lon, lat, category_code=category, radius_m=300, limit=1)
+    return found[0][0].code if found else None
+
+
+def _patrol_areas(session: Session, policy: auth_service.PasswordPolicy, now: datetime, collector_id: int,
+                  collector_street: str) -> int:
+    """One patrol area (责任网格) per gridded street, each with its own collector; the demo `collector` login
+    patrols the street where the demo's cases are."""
+    gridded = sa.select(sa.func.substr(Grid.code, 1, 9)).distinct()
+    streets = session.execute(sa.select(Territory.code, Territory.name).where(
+        Territory.level == TerritoryLevel.STREET, Territory.code.in_(gridded)).order_by(Territory.code)).all()
+    shared_hash = policy.hasher.hash(DEMO_PASSWORD)
+    for code, name in streets:
+        if code == collector_street:
+            owner = collector_id
+        else:
+            user = auth_service.create_user(session, policy, username=f"collector_{code}", password="",
+                                            password_hash=shared_hash, roles=[Role.COLLECTOR], now=now,
+                                            display_name=f"演示监督员（{name}）")
+            session.flush()  # flush: the patrol area names the user
+            owner = user.id
+        area_service.set_patrol_area(session, code=f"PA{code}", name=f"{name}责任网格", collector_id=owner,
+                                     grid_prefixes=[code], now=now, synthetic=True)
+    return len(streets)
+
+
+def _cases(session: Session, p: dict[str, Principal], lamp_part: str | None, now: datetime) -> None:
     t = now - timedelta(hours=6)
 
     def step() -> datetime:
@@ -103,10 +150,10 @@ def _cases(session: Session, p: dict[str, Principal], unit_id: int, now: datetim
         return t
 
     def report(who: str, kind: Kind, code: str, text: str, lat: float, lon: float, address: str,
-               urgent: bool = False) -> int:
+               urgent: bool = False, part_code: str | None = None) -> int:
         case = case_service.create_case(session, p[who], CaseIn(
             kind=kind, category_code=code, description=text, lat=lat, lon=lon, address=address,
-            urgent=urgent), now=step())
+            urgent=urgent, part_code=part_code), now=step())
         session.flush()  # flush: later commands address the case by id
         return case.id
 
@@ -115,7 +162,6 @@ def _cases(session: Session, p: dict[str, Principal], unit_id: int, now: datetim
         rows = catalog_queries.standards_for(session, session.get_one(Case, case_id).category_id)
         return FileIn(filing_standard_id=next(r.id for r in rows if criterion in r.filing_criteria))
 
-    collector_id = p["collector"].user_id
     # Codes are 运城's legacy 4-digit classes (major 2 + minor 2), the adopted directory.
     # A full loop, closed. 事件 0401 无照经营游商: 在城市公共场所流动经营摊贩.
     c = report("collector", Kind.EVENT, "0401", "黄龙体育中心东门外流动摊贩占道经营", 30.2712, 120.1376,
@@ -123,17 +169,18 @@ def _cases(session: Session, p: dict[str, Principal], unit_id: int, now: datetim
     case_service.accept(session, p["operator"], c, NoteIn(), now=step())
     # The 运城 row is an emergency one (2紧急工作时): filing under it makes the case urgent.
     case_service.file(session, p["shift_leader"], c, under(c, "流动经营摊贩"), now=step())
-    case_service.dispatch(session, p["dispatcher"], c, DispatchIn(unit_id=unit_id), now=step())
+    case_service.dispatch(session, p["dispatcher"], c, DispatchIn(), now=step())
     case_service.complete(session, p["unit_staff"], c, RequiredNoteIn(note="已劝离摊贩，恢复通行"), now=step())
-    case_service.request_check(session, p["operator"], c, CollectorIn(collector_id=collector_id), now=step())
+    case_service.request_check(session, p["operator"], c, CollectorIn(), now=step())
     case_service.check(session, p["collector"], c, CheckIn(passed=True, note="现场已无摊贩"), now=step())
     case_service.close(session, p["shift_leader"], c, NoteIn(), now=step())
     # At the unit. 部件 0137 路灯, row 单盏不亮.
+    # The lamp is a 部件 of the inventory: its maintainer gets the case (先属主).
     c = report("collector", Kind.PART, "0137", "曙光路与杭大路口路灯夜间不亮", 30.2707, 120.1452,
-               "西湖区曙光路杭大路口东北角")
+               "西湖区曙光路杭大路口东北角", part_code=lamp_part)
     case_service.accept(session, p["operator"], c, NoteIn(), now=step())
     case_service.file(session, p["shift_leader"], c, under(c, "单盏不亮"), now=step())
-    case_service.dispatch(session, p["dispatcher"], c, DispatchIn(unit_id=unit_id), now=step())
+    case_service.dispatch(session, p["dispatcher"], c, DispatchIn(), now=step())
     # Waiting for dispatch. 事件 0110 暴露生活垃圾.
     c = report("citizen", Kind.EVENT, "0110", "文三路公交站旁暴露垃圾堆放，气味明显", 30.2781, 120.1347,
                "西湖区文三路学院路口公交站")

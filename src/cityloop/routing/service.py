@@ -13,6 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from cityloop.areas.index import Location
 from cityloop.catalog.enums import Kind
 from cityloop.core.errors import NotFound, ValidationFailed
 from cityloop.parts.models import Part
@@ -34,6 +35,14 @@ class CaseFacts:
     community: str | None
     grid: str | None
     part_code: str | None
+
+
+def facts_at(kind: Kind, category_code: str, where: Location, part_code: str | None = None) -> CaseFacts:
+    """Facts of a case that is not opened yet: a what-if from the API or CLI."""
+    return CaseFacts(kind=kind, category_code=category_code, district=where.district.code,
+                     street=where.street.code if where.street else None,
+                     community=where.community.code if where.community else None,
+                     grid=where.grid_code, part_code=part_code)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports pytest bench bench-sweep clean
+.PHONY: demo test lint typecheck imports pytest bench bench-sweep bench-geocode clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "cityloop needs Python 3.11 or newer")'
@@ -39,6 +39,9 @@ bench: $(STAMP)
 
 bench-sweep: $(STAMP)
 	$(BIN)/python bench/bench_sweep.py
+
+bench-geocode: $(STAMP)
+	$(BIN)/python bench/bench_geocode.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

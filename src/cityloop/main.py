@@ -30,6 +30,7 @@ from cityloop.core.errors import DomainError
 from cityloop.db.engine import make_engine
 from cityloop.db.session import read_sessionmaker, write_sessionmaker
 from cityloop.deadlines import routes as calendar_routes
+from cityloop.parts import routes as parts_routes
 from cityloop.routing import routes as routing_routes
 from cityloop.settings import Settings
 from cityloop.stats import routes as stats_routes
@@ -139,7 +140,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_error_handlers(app)
     install_offline_docs(app)
     for module in (auth_routes, unit_routes, catalog_routes, case_routes, stats_routes, calendar_routes,
-                   area_routes, routing_routes):
+                   area_routes, routing_routes, parts_routes):
         app.include_router(module.router)
 
     @app.get("/health", tags=["ops"])

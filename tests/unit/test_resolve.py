@@ -443,3 +443,15 @@ def test_winner_is_a_matching_rule_or_an_owner_and_order_does_not_matter(
     shuffled = list(rules)
     seed.shuffle(shuffled)
     assert resolve(kind, category, HERE, p, shuffled, INDEX) == s
+
+
+def test_a_city_wide_rule_with_a_relative_target_is_explained_by_the_case_street() -> None:
+    rules = [rule(1, name="暴露垃圾 → 街道环卫所", kind=Kind.EVENT, category_code="06010", target_level="street",
+                  target_industry="环卫")]
+
+    s = resolve(Kind.EVENT, "06010", HERE, None, rules, INDEX)
+
+    assert unit_id(s) == 2
+    assert (s.basis, s.matched_level, s.matched_territory) == ("territory", "street", STREET)
+    assert s.explanation == ("事件按先属地、后属主：规则 #1「暴露垃圾 → 街道环卫所」（全市适用）按案件所在街道"
+                             f"（{STREET}）确定环卫单位，派往 西湖合成三街道环卫所（演示）。")

@@ -355,11 +355,19 @@ def _place_step(kind: Kind, category_code: str, codes: dict[str, str], rules: Se
         if unit is None:
             continue
         matched = None if level == CITY else rule.territory_code
+        basis = BASIS_AUTHORITY if level == CITY else BASIS_TERRITORY
+        text = f"{lead}{note}{_rule_label(rule)}在{_where(level, matched)}匹配，派往 {unit.name}。"
+        target = rule.target_level
+        if level == CITY and rule.unit_id is None and target is not None and target != CITY:
+            # A city-wide rule with a relative target is territorial after all: the case's own street (or
+            # district, community) picks the unit, and that is the level the explanation names.
+            basis, level, matched = BASIS_TERRITORY, target, place.code_at(target)
+            text = (f"{lead}{note}{_rule_label(rule)}（全市适用）按案件所在{LEVEL_LABELS[level].removesuffix('级')}"
+                    f"（{matched}）确定"
+                    f"{rule.target_industry}单位，派往 {unit.name}。")
         return Suggestion(
-            unit=unit, basis=BASIS_AUTHORITY if level == CITY else BASIS_TERRITORY, rule_id=rule.id,
-            rule_name=rule.name, matched_level=level, matched_territory=matched, owner=None,
-            precedence=PRECEDENCE[kind],
-            explanation=f"{lead}{note}{_rule_label(rule)}在{_where(level, matched)}匹配，派往 {unit.name}。",
+            unit=unit, basis=basis, rule_id=rule.id, rule_name=rule.name, matched_level=level,
+            matched_territory=matched, owner=None, precedence=PRECEDENCE[kind], explanation=text,
             considered=tuple(trace.items))
     return None
 

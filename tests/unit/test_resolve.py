@@ -431,7 +431,10 @@ def test_winner_is_a_matching_rule_or_an_owner_and_order_does_not_matter(
             assert _matches(winner, kind, category, HERE, p)
             assert (winner.owner_code is not None) == (s.basis == "owner")
             if s.basis != "owner":
-                assert (winner.territory_code is None) == (s.basis == "authority")
+                # City-wide means authority, unless the target is relative below city level: then the case's own
+                # territory picked the unit.
+                territorial_target = winner.unit_id is None and winner.target_level not in (None, "city")
+                assert (winner.territory_code is None and not territorial_target) == (s.basis == "authority")
         else:
             assert s.basis == "owner"
             assert p is not None

@@ -101,13 +101,16 @@ class _Layer:
     """One level of the map: codes, names and an STRtree over the geometries."""
 
     def __init__(self, codes: list[str], names: list[str], synthetic: list[bool], parent: IntArray,
-                 geometries: Sequence[bytes]) -> None:
+                 geometries: Sequence[bytes], *, prepare: bool = True) -> None:
         self.codes = codes
         self.names = names
         self.synthetic = synthetic
         self.parent = parent
         geoms = shapely.from_wkb(np.asarray(geometries, dtype=object)) if geometries else np.empty(0, object)
-        shapely.prepare(geoms)
+        if prepare:
+            # Territory outlines have thousands of vertices: preparing them speeds a point test many times over.
+            # Grids are a handful of vertices each, where preparing buys no speed and costs ~40 MB per 270 000.
+            shapely.prepare(geoms)
         self.tree = shapely.STRtree(geoms)
         self.size = len(codes)
 
@@ -272,7 +275,7 @@ def _build(session: Session, token: str) -> AreaIndex:
                                           Grid.geometry).order_by(Grid.code)).all()
     grids = _Layer([r.code for r in grid_rows], [r.code for r in grid_rows], [r.synthetic for r in grid_rows],
                    np.array([community_pos.get(r.community_id, -1) for r in grid_rows], dtype=np.int64),
-                   [r.geometry for r in grid_rows])
+                   [r.geometry for r in grid_rows], prepare=False)
     marks = session.execute(sa.select(Landmark.name, Landmark.lon, Landmark.lat)).all()
     landmarks = ([m.name for m in marks], np.array([m.lon for m in marks], dtype=np.float64),
                  np.array([m.lat for m in marks], dtype=np.float64))

@@ -5,7 +5,6 @@ Every change writes an `area_revisions` row, so each process rebuilds its locate
 
 from __future__ import annotations
 
-import math
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -19,7 +18,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from cityloop.areas import gridgen
+from cityloop.areas import gridgen, synth
 from cityloop.areas.models import (
     CODE_LENGTH,
     AreaRevision,
@@ -32,7 +31,6 @@ from cityloop.areas.models import (
 from cityloop.areas.sources import FeatureSet
 from cityloop.core.errors import NotFound, ValidationFailed
 
-_M_PER_DEG = 111_320.0
 _CHILD = {TerritoryLevel.CITY: TerritoryLevel.DISTRICT, TerritoryLevel.DISTRICT: TerritoryLevel.STREET,
           TerritoryLevel.STREET: TerritoryLevel.COMMUNITY}
 
@@ -44,12 +42,6 @@ def under_code(column: Any, prefix: str) -> Any:
 
 def bump_revision(session: Session, now: datetime, note: str) -> None:
     session.add(AreaRevision(token=uuid.uuid4().hex, at=now, note=note[:300]))
-
-
-def area_km2(geom: BaseGeometry) -> float:
-    """Approximate: degrees² scaled at the geometry's own latitude (good to ~0.1 % at city scale)."""
-    lat = geom.centroid.y if not geom.is_empty else 0.0
-    return float(geom.area * _M_PER_DEG * _M_PER_DEG * math.cos(math.radians(lat)) / 1e6)
 
 
 def _parent_code(code: str, level: TerritoryLevel) -> str | None:
@@ -97,7 +89,7 @@ def upsert_territories(session: Session, items: Sequence[TerritoryInput], *, now
         if not item.name.strip():
             raise ValidationFailed(f"{where}: name is empty", field="name")
         geom = item.geometry
-        if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
+        if geom.is_empty or not isinstance(geom, shapely.Polygon | shapely.MultiPolygon):
             raise ValidationFailed(f"{where}: a territory needs a polygon, not {geom.geom_type}", field="geometry")
         parent: Territory | None
         if item.level is TerritoryLevel.DISTRICT:
@@ -113,7 +105,7 @@ def upsert_territories(session: Session, items: Sequence[TerritoryInput], *, now
         minx, miny, maxx, maxy = geom.bounds
         values: dict[str, Any] = {
             "name": item.name.strip(), "level": item.level, "geometry": shapely.to_wkb(geom), "min_lon": minx,
-            "min_lat": miny, "max_lon": maxx, "max_lat": maxy, "area_km2": area_km2(geom),
+            "min_lat": miny, "max_lon": maxx, "max_lat": maxy, "area_km2": synth.area_km2(geom),
             "synthetic": item.synthetic, "source": source[:300]}
         row = existing.get(item.code)
         if row is None:

@@ -12,7 +12,7 @@ from cityloop.auth.principal import Principal
 from cityloop.cases.models import Case, CaseTask
 from cityloop.core.errors import NotFound
 
-_AREA_COLUMN = {6: Case.district_code, 9: Case.street_code, 12: Case.community_code}
+_AREA_COLUMN = {6: Case.district_code, 9: Case.street_code, 12: Case.community_code, 15: Case.grid_code}
 
 
 def area_clause(area_code: str) -> ColumnElement[bool]:

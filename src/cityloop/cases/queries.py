@@ -77,6 +77,8 @@ def _filtered(principal: Principal, f: CaseFilterIn) -> sa.Select[Case]:
     stmt = sa.select(Case).where(access.visibility(principal))
     if f.status:
         stmt = stmt.where(Case.status.in_(f.status))
+    if f.area:
+        stmt = stmt.where(access.area_clause(f.area))
     for column, value in ((Case.unit_id, f.unit_id), (Case.kind, f.kind),
                           (Case.category_code, f.category_code), (Case.urgent, f.urgent),
                           (Case.supervised, f.supervised), (Case.source, f.source),

@@ -224,6 +224,8 @@ class CaseFilterIn(BaseModel):
     source: Source | None = None
     reporter_id: int | None = None
     number: str | None = None
+    area: str | None = Field(default=None, pattern=r"^\d{6}(\d{3}){0,3}$",
+                             description="a district, street, community or grid code: the cases located in it")
 
     @field_validator("status", mode="before")
     @classmethod

@@ -14,12 +14,9 @@ from cityloop.areas import service as area_service
 from cityloop.areas.models import TerritoryLevel
 from cityloop.areas.sources import read_features
 from cityloop.auth import service as auth_service
-from cityloop.cli.common import engine_for, fail
+from cityloop.cli.common import database
 from cityloop.core import crs as crs_mod
 from cityloop.core.clock import SystemClock
-from cityloop.core.errors import DomainError
-from cityloop.db.session import read_sessionmaker, session_scope, write_sessionmaker
-from cityloop.settings import Settings
 
 geo_app = typer.Typer(help="The map: territories, unit grids (单元网格), patrol areas (责任网格).",
                       no_args_is_help=True)
@@ -38,18 +35,12 @@ def geo_import(
     name_field: Annotated[str, typer.Option("--name-field", help="property holding the name")] = "name",
 ) -> None:
     """Import territories (districts, streets, communities); existing codes are updated. All or nothing."""
-    engine = engine_for(Settings())
-    try:
+    with database(write=True) as session:
         features = read_features(file, crs)
         items = area_service.territories_from_features(features, level=level, code_field=code_field,
                                                        name_field=name_field)
-        with session_scope(write_sessionmaker(engine)) as session:
-            inserted, updated = area_service.upsert_territories(
-                session, items, now=SystemClock().now(), source=f"{file.name} ({features.crs.label})")
-    except DomainError as exc:
-        raise fail(exc) from exc
-    finally:
-        engine.dispose()
+        inserted, updated = area_service.upsert_territories(
+            session, items, now=SystemClock().now(), source=f"{file.name} ({features.crs.label})")
     typer.echo(f"{file.name}: read as {features.crs.label} ({features.crs_origin}); "
                f"{inserted} inserted, {updated} updated")
 
@@ -61,18 +52,12 @@ def geo_grids(
     size: Annotated[float, typer.Option("--size", min=20, max=2000, help="cell size in metres")] = 100.0,
 ) -> None:
     """Generate the unit grids (万米单元网格) of communities from their polygons, replacing old ones."""
-    engine = engine_for(Settings())
     codes = under or []
-    try:
-        with session_scope(write_sessionmaker(engine)) as session:
-            total = len(area_service.communities_under(session, codes))
-            with typer.progressbar(length=total, label="communities", show_pos=True) as bar:
-                communities, grids = area_service.generate_grids(session, codes, size_m=size,
-                                                                 now=SystemClock().now(), progress=bar.update)
-    except DomainError as exc:
-        raise fail(exc) from exc
-    finally:
-        engine.dispose()
+    with database(write=True) as session:
+        total = len(area_service.communities_under(session, codes))
+        with typer.progressbar(length=total, label="communities", show_pos=True) as bar:
+            communities, grids = area_service.generate_grids(session, codes, size_m=size, now=SystemClock().now(),
+                                                             progress=bar.update)
     typer.echo(f"{grids} unit grids in {communities} communities")
 
 
@@ -83,15 +68,8 @@ def geo_locate(
     crs: Annotated[str, typer.Option("--crs", help="wgs84, gcj02 or cgcs2000")] = "wgs84",
 ) -> None:
     """Where a point is: district, street, community and grid, as JSON. Exit code 2 outside the city."""
-    engine = engine_for(Settings())
-    try:
-        wlon, wlat = crs_mod.to_wgs84(lon, lat, crs_mod.parse_crs(crs))
-        with session_scope(read_sessionmaker(engine)) as session:
-            where = area_index.locate(session, wlon, wlat)
-    except DomainError as exc:
-        raise fail(exc) from exc
-    finally:
-        engine.dispose()
+    with database(write=False) as session:
+        where = area_index.locate(session, *crs_mod.to_wgs84(lon, lat, crs_mod.parse_crs(crs)))
     typer.echo(json.dumps(where.to_dict(), ensure_ascii=False, indent=2))
 
 
@@ -103,16 +81,10 @@ def geo_patrol(
     collector: Annotated[str | None, typer.Option("--collector", help="the collector's username")] = None,
 ) -> None:
     """Create or replace a patrol area (责任网格) and give it to a collector."""
-    engine = engine_for(Settings())
-    try:
-        with session_scope(write_sessionmaker(engine)) as session:
-            collector_id = auth_service.get_by_username(session, collector).id if collector else None
-            _, count = area_service.set_patrol_area(session, code=code, name=name, collector_id=collector_id,
-                                                    grid_prefixes=grids, now=SystemClock().now())
-    except DomainError as exc:
-        raise fail(exc) from exc
-    finally:
-        engine.dispose()
+    with database(write=True) as session:
+        collector_id = auth_service.get_by_username(session, collector).id if collector else None
+        _, count = area_service.set_patrol_area(session, code=code, name=name, collector_id=collector_id,
+                                                grid_prefixes=grids, now=SystemClock().now())
     typer.echo(f"patrol area {code}: {count} grids" + (f", collector {collector}" if collector else ""))
 
 
@@ -124,26 +96,16 @@ def geo_landmarks(
     kind_field: Annotated[str, typer.Option("--kind-field")] = "kind",
 ) -> None:
     """Import named features (地片、POI) for the 方位描述 of cases."""
-    engine = engine_for(Settings())
-    try:
+    with database(write=True) as session:
         features = read_features(file, crs)
-        with session_scope(write_sessionmaker(engine)) as session:
-            count = area_service.import_landmarks(session, features, name_field=name_field,
-                                                  kind_field=kind_field, now=SystemClock().now())
-    except DomainError as exc:
-        raise fail(exc) from exc
-    finally:
-        engine.dispose()
+        count = area_service.import_landmarks(session, features, name_field=name_field, kind_field=kind_field,
+                                              now=SystemClock().now())
     typer.echo(f"{count} landmarks from {file.name}")
 
 
 @geo_app.command("status")
 def geo_status() -> None:
     """How much map there is: territories per level, grids, patrol areas."""
-    engine = engine_for(Settings())
-    try:
-        with session_scope(read_sessionmaker(engine)) as session:
-            counts = area_queries.counts(session)
-    finally:
-        engine.dispose()
+    with database(write=False) as session:
+        counts = area_queries.counts(session)
     typer.echo(" ".join(f"{k}={v}" for k, v in counts.items()))

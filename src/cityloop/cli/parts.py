@@ -9,14 +9,11 @@ from typing import Annotated
 
 import typer
 
-from cityloop.cli.common import engine_for, fail
+from cityloop.cli.common import database
 from cityloop.core import crs as crs_mod
 from cityloop.core.clock import SystemClock
-from cityloop.core.errors import DomainError
-from cityloop.db.session import read_sessionmaker, session_scope, write_sessionmaker
 from cityloop.parts import exchange, queries
 from cityloop.parts.schemas import NearPartOut
-from cityloop.settings import Settings
 
 parts_app = typer.Typer(help="The 部件 inventory.", no_args_is_help=True)
 
@@ -43,17 +40,15 @@ def parts_import(
 ) -> None:
     """Import 部件: all rows or none. New codes are inserted, stored ones updated."""
     started = time.perf_counter()
-    try:
-        with session_scope(write_sessionmaker(engine_for(Settings()))) as session:
+    with database(write=True) as session:
+        try:
             counts = exchange.import_parts(session, file, crs=crs, now=SystemClock().now(), synthetic=synthetic,
                                            progress=_progress)
-    except exchange.ImportRejected as exc:
-        for error in exc.errors:
-            typer.echo(f"error: {error}", err=True)
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(code=2) from None
-    except DomainError as exc:
-        raise fail(exc) from None
+        except exchange.ImportRejected as exc:  # every row error, not just the summary line
+            for error in exc.errors:
+                typer.echo(f"error: {error}", err=True)
+            typer.echo(f"error: {exc.message}", err=True)
+            raise typer.Exit(code=2) from None
     seconds = time.perf_counter() - started
     typer.echo(f"{counts.rows} parts: {counts.inserted} inserted, {counts.updated} updated, {counts.unchanged} "
                f"unchanged ({seconds:.1f} s)")
@@ -65,11 +60,8 @@ def parts_export(
     district: Annotated[str | None, typer.Option("--district", help="only this 6-digit 区划代码")] = None,
 ) -> None:
     """Write the inventory as a CSV that imports back unchanged."""
-    try:
-        with session_scope(read_sessionmaker(engine_for(Settings()))) as session:
-            count = exchange.export_parts(session, file, district=district)
-    except DomainError as exc:
-        raise fail(exc) from None
+    with database(write=False) as session:
+        count = exchange.export_parts(session, file, district=district)
     typer.echo(f"{count} parts written to {file}")
 
 
@@ -83,20 +75,17 @@ def parts_nearest(
     limit: Annotated[int, typer.Option("--limit")] = 5,
 ) -> None:
     """The parts nearest a point, as JSON (WGS-84 coordinates, distances in metres)."""
-    try:
+    with database(write=False) as session:
         wlon, wlat = crs_mod.to_wgs84(lon, lat, crs)
-        with session_scope(read_sessionmaker(engine_for(Settings()))) as session:
-            found = queries.nearest(session, wlon, wlat, category_code=category, radius_m=radius, limit=limit)
-            items = [NearPartOut.of(part, distance).model_dump(mode="json") for part, distance in found]
-    except DomainError as exc:
-        raise fail(exc) from None
+        found = queries.nearest(session, wlon, wlat, category_code=category, radius_m=radius, limit=limit)
+        items = [NearPartOut.of(part, distance).model_dump(mode="json") for part, distance in found]
     typer.echo(json.dumps(items, ensure_ascii=False, indent=2))
 
 
 @parts_app.command("summary")
 def parts_summary() -> None:
     """How many parts, by district and by class."""
-    with session_scope(read_sessionmaker(engine_for(Settings()))) as session:
+    with database(write=False) as session:
         s = queries.summary(session)
     typer.echo(f"{s.total} parts" + (f" ({s.synthetic} synthetic)" if s.synthetic else ""))
     for title, counts in (("by district", s.by_district), ("by class", s.by_class)):

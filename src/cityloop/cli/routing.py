@@ -9,13 +9,10 @@ import typer
 
 from cityloop.areas import index as area_index
 from cityloop.catalog.enums import Kind
-from cityloop.cli.common import engine_for, fail
+from cityloop.cli.common import database
 from cityloop.core.clock import SystemClock
-from cityloop.core.errors import DomainError
-from cityloop.db.session import read_sessionmaker, session_scope, write_sessionmaker
 from cityloop.routing import service
 from cityloop.routing.models import CommandLevel
-from cityloop.settings import Settings
 from cityloop.units.models import UnitLevel
 
 routing_app = typer.Typer(help="Routing rules (category × territory × owner → unit) and dispatch policies.",
@@ -35,28 +32,20 @@ PriorityOpt = Annotated[int, typer.Option("--priority", help="higher wins")]
 @routing_app.command("rules")
 def rules(all_: Annotated[bool, typer.Option("--all", help="include inactive rules")] = False) -> None:
     """List the rules, one per line."""
-    engine = engine_for(Settings())
-    with session_scope(read_sessionmaker(engine)) as session:
+    with database(write=False) as session:
         for r in service.list_rules(session, include_inactive=all_):
             target = service.unit_code_of(session, r.unit_id) or f"{r.target_level}:{r.target_industry}"
             typer.echo(f"#{r.id:<5} p{r.priority:<4} {r.kind or '*':<6} {r.category_code or '*':<6} "
                        f"{r.territory_code or '*':<16} {r.owner_code or '*':<19} → {target:<24} "
                        f"{'' if r.active else '(inactive) '}{r.name}")
-    engine.dispose()
 
 
 def _write(action: str, rule_id: int | None, spec: service.RuleSpec) -> None:
-    engine = engine_for(Settings())
-    try:
-        with session_scope(write_sessionmaker(engine)) as session:
-            now = SystemClock().now()
-            rule = (service.create_rule(session, spec, now=now) if rule_id is None
-                    else service.update_rule(session, rule_id, spec, now=now))
-            shown = rule.id
-    except DomainError as exc:
-        raise fail(exc) from exc
-    finally:
-        engine.dispose()
+    with database(write=True) as session:
+        now = SystemClock().now()
+        rule = (service.create_rule(session, spec, now=now) if rule_id is None
+                else service.update_rule(session, rule_id, spec, now=now))
+        shown = rule.id
     typer.echo(f"rule #{shown} {action}")
 
 
@@ -83,15 +72,9 @@ def policy(kind: Kind, category: str,
            level: Annotated[CommandLevel, typer.Option("--level", help="city or district command centre")],
            auto: Annotated[bool, typer.Option("--auto/--no-auto", help="dispatch on filing")] = False) -> None:
     """Set who dispatches a class (or a 2-digit major), and whether filing dispatches it at once."""
-    engine = engine_for(Settings())
-    try:
-        with session_scope(write_sessionmaker(engine)) as session:
-            service.set_policy(session, kind=kind, category_code=category, command_level=level, auto_dispatch=auto,
-                               now=SystemClock().now())
-    except DomainError as exc:
-        raise fail(exc) from exc
-    finally:
-        engine.dispose()
+    with database(write=True) as session:
+        service.set_policy(session, kind=kind, category_code=category, command_level=level, auto_dispatch=auto,
+                           now=SystemClock().now())
     typer.echo(f"{kind.value} {category}: {level.value} command centre{', auto dispatch' if auto else ''}")
 
 
@@ -100,14 +83,8 @@ def suggest(kind: Annotated[Kind, typer.Option("--kind")], category: Annotated[s
             lon: Annotated[float, typer.Option("--lon")], lat: Annotated[float, typer.Option("--lat")],
             part: Annotated[str | None, typer.Option("--part", help="17-digit 部件 code")] = None) -> None:
     """Which unit would get such a case, and why (WGS-84 point), as JSON."""
-    engine = engine_for(Settings())
-    try:
-        with session_scope(read_sessionmaker(engine)) as session:
-            where = area_index.locate(session, lon, lat)
-            facts = service.facts_at(kind, category, where, part)
-            result = {"location": where.to_dict(), **service.suggest(session, facts).to_dict()}
-    except DomainError as exc:
-        raise fail(exc) from exc
-    finally:
-        engine.dispose()
+    with database(write=False) as session:
+        where = area_index.locate(session, lon, lat)
+        result = {"location": where.to_dict(), **service.suggest(session, service.facts_at(kind, category, where,
+                                                                                             part)).to_dict()}
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ import typer
 
 from cityloop import demo as demo_data
 from cityloop import migrations
+from cityloop.auth.permissions import ROLE_LABELS
 from cityloop.cases import workflow
 from cityloop.catalog.seed import seed_national_directory
 from cityloop.cli.common import engine_for, password_policy
@@ -57,9 +59,21 @@ def worker(
 def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
+    from cityloop.areas import index as area_index
     from cityloop.main import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    app = create_app(settings)
+    # Build the map's locate index before the first report needs it (seconds for a city's worth of grids).
+    started = time.perf_counter()
+    try:
+        with app.state.read_sessions() as session:
+            grids = area_index.get_index(session).grids.size
+    except sa.exc.DBAPIError as exc:  # not migrated yet: /health says so; the index builds on first use
+        typer.echo(f"warning: map index not built ({type(exc.orig).__name__})", err=True)
+        grids = 0
+    if grids:
+        typer.echo(f"map index ready: {grids} unit grids in {time.perf_counter() - started:.1f} s")
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 @run_app.command("serve")
@@ -88,7 +102,7 @@ def demo(host: str = "127.0.0.1", port: int = 8000,
     typer.echo(f"API http://{host}:{port}/api/v1   docs http://{host}:{port}/docs")
     typer.echo(f"demo logins (password: {demo_data.DEMO_PASSWORD}, accepted in demo mode only):")
     for username, role in demo_data.LOGINS:
-        typer.echo(f"  {username:<13} {role.value}")
+        typer.echo(f"  {username:<13} {ROLE_LABELS[role]}")
     typer.echo("  district command centres (dispatcher, one district each): "
                + ", ".join(demo_data.district_dispatcher(c) for c in demo_data.city.CENTRAL) + " … (13 in all)")
     typer.echo("  streets' collectors: collector_<9-digit street code> (the patrol area of that street)")

@@ -287,14 +287,9 @@ def _owner_step(kind: Kind, category_code: str, part: PartOwner, codes: dict[str
     for rule in rules:
         if not rule.owner_code or rule.owner_code not in role_rank:
             continue
-        if rule.kind is not None and rule.kind != kind:
+        if (found := _matches(rule, kind, category_code, codes)) is None:
             continue
-        spec = category_specificity(rule.category_code, category_code)
-        if spec is None:
-            continue
-        level = _territory_match(rule.territory_code, codes)
-        if level is None:
-            continue
+        spec, level = found
         ranked.append(((-rule.priority, role_rank[rule.owner_code], -spec, -_TERRITORY_RANK[level], rule.id), rule))
     ranked.sort(key=lambda pair: pair[0])
     lead = _LEAD[kind]
@@ -332,20 +327,24 @@ def _owner_step(kind: Kind, category_code: str, part: PartOwner, codes: dict[str
     return None
 
 
+def _matches(rule: Rule, kind: Kind, category_code: str, codes: dict[str, str]) -> tuple[int, str] | None:
+    """(class specificity, territory level matched) when the rule's kind, class and territory all match."""
+    if rule.kind is not None and rule.kind != kind:
+        return None
+    spec = category_specificity(rule.category_code, category_code)
+    level = _territory_match(rule.territory_code, codes)
+    return None if spec is None or level is None else (spec, level)
+
+
 def _place_step(kind: Kind, category_code: str, codes: dict[str, str], rules: Sequence[Rule],
                 units: UnitIndex, place: Place, trace: _Trace, note: str) -> Suggestion | None:
     ranked: list[tuple[tuple[int, int, int, int, int], Rule, str]] = []
     for rule in rules:
         if rule.owner_code:
             continue
-        if rule.kind is not None and rule.kind != kind:
+        if (found := _matches(rule, kind, category_code, codes)) is None:
             continue
-        spec = category_specificity(rule.category_code, category_code)
-        if spec is None:
-            continue
-        level = _territory_match(rule.territory_code, codes)
-        if level is None:
-            continue
+        spec, level = found
         citywide = int(level == CITY)
         ranked.append(((-rule.priority, citywide, -spec, -_TERRITORY_RANK[level], rule.id), rule, level))
     ranked.sort(key=lambda triple: triple[0])

@@ -77,7 +77,7 @@ def build(session: Session, *, grids: bool = True, rules: bool = True) -> MapWor
     unit("CITY-ZJ", "市住建局", UnitLevel.CITY, "住建", "330100")
     unit("CITY-DL", "市供电公司", UnitLevel.CITY, "电力", "330100", credit="91330100DL0000001X")
     for code, (name, _) in DISTRICTS.items():
-        unit(f"{code}-SZ", f"{name}市政", UnitLevel.DISTRICT, "市政", code, credit=f"11{code}SZ000000000")
+        unit(f"{code}-SZ", f"{name}市政", UnitLevel.DISTRICT, "市政", code, credit=f"11{code}SZ00000000")
         unit(f"{code}-YL", f"{name}园林", UnitLevel.DISTRICT, "园林", code)
         for s in (1, 2):
             street = f"{code}{s:03d}"

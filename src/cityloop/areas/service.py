@@ -119,6 +119,7 @@ def upsert_territories(session: Session, items: Sequence[TerritoryInput], *, now
                 raise ValidationFailed(f"{where}: code {item.code} is already a {row.level.value}", field="level")
             for key, value in values.items():
                 setattr(row, key, value)
+            row.parent_id = parent.id if parent else None  # a district imported before its city joins it now
             updated += 1
         if item.level is TerritoryLevel.CITY:
             city = row
@@ -183,8 +184,14 @@ def generate_grids(session: Session, under: Sequence[str], *, size_m: float, now
     ref_lat = lattice_latitude(session)
     ids = [c.id for c in communities]
     total = 0
+    # A regenerated grid with an old grid's code (same place, same size) stays in that grid's patrol area.
+    patrol: dict[str, int | None] = {}
     for start in range(0, len(ids), 500):
-        session.execute(sa.delete(Grid).where(Grid.community_id.in_(ids[start:start + 500])))
+        batch = ids[start:start + 500]
+        for code, area_id in session.execute(sa.select(Grid.code, Grid.patrol_area_id).where(
+                Grid.community_id.in_(batch), Grid.patrol_area_id.is_not(None))):
+            patrol[code] = area_id
+        session.execute(sa.delete(Grid).where(Grid.community_id.in_(batch)))
     for community in communities:
         polygon = shapely.from_wkb(community.geometry)
         cells = gridgen.generate_grids(community.code, polygon, size_m=size_m, ref_lat=ref_lat).cells
@@ -192,7 +199,8 @@ def generate_grids(session: Session, under: Sequence[str], *, size_m: float, now
             session.execute(sa.insert(Grid), [
                 {"code": c.code, "community_id": community.id, "geometry": shapely.to_wkb(c.geometry),
                  "center_lon": c.center_lon, "center_lat": c.center_lat, "area_m2": c.area_m2,
-                 "synthetic": synthetic or community.synthetic, "created_at": now} for c in cells])
+                 "synthetic": synthetic or community.synthetic, "patrol_area_id": patrol.get(c.code),
+                 "created_at": now} for c in cells])
         total += len(cells)
         if progress:
             progress(1)
@@ -218,6 +226,8 @@ def set_patrol_area(session: Session, *, code: str, name: str, collector_id: int
     else:
         area.name, area.collector_id = name, collector_id
     match = sa.or_(*(under_code(Grid.code, p) for p in grid_prefixes))
+    # Replace, not add: grids the area held that the new prefixes leave out are released.
+    session.execute(sa.update(Grid).where(Grid.patrol_area_id == area.id, sa.not_(match)).values(patrol_area_id=None))
     result = session.execute(sa.update(Grid).where(match).values(patrol_area_id=area.id))
     count = cast(CursorResult[Any], result).rowcount
     if not count:

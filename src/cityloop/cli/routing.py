@@ -85,6 +85,6 @@ def suggest(kind: Annotated[Kind, typer.Option("--kind")], category: Annotated[s
     """Which unit would get such a case, and why (WGS-84 point), as JSON."""
     with database(write=False) as session:
         where = area_index.locate(session, lon, lat)
-        result = {"location": where.to_dict(), **service.suggest(session, service.facts_at(kind, category, where,
-                                                                                             part)).to_dict()}
+        facts = service.facts_at(kind, category, where, part, session)
+        result = {"location": where.to_dict(), **service.suggest(session, facts).to_dict()}
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))

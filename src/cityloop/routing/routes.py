@@ -79,5 +79,5 @@ def set_policy(kind: Kind, category_code: str, body: PolicyIn, session: SessionD
 def suggest(body: SuggestIn, session: ReadSessionDep, _: Principal = _read) -> dict[str, object]:
     """Where would such a case go, and why — without opening one (WGS-84)."""
     where = area_index.locate(session, body.lon, body.lat)
-    facts = service.facts_at(body.kind, body.category_code, where, body.part_code)
+    facts = service.facts_at(body.kind, body.category_code, where, body.part_code, session)
     return {"location": where.to_dict(), **service.suggest(session, facts).to_dict()}

@@ -37,8 +37,12 @@ class CaseFacts:
     part_code: str | None
 
 
-def facts_at(kind: Kind, category_code: str, where: Location, part_code: str | None = None) -> CaseFacts:
-    """Facts of a case that is not opened yet: a what-if from the API or CLI."""
+def facts_at(kind: Kind, category_code: str, where: Location, part_code: str | None = None,
+             session: Session | None = None) -> CaseFacts:
+    """Facts of a case that is not opened yet: a what-if from the API or CLI. Given a session, an unknown
+    part_code is refused as opening a case would refuse it."""
+    if session is not None and part_code and _part_owner(session, part_code) is None:
+        raise ValidationFailed(f"part_code: no 部件 {part_code} in the inventory", field="part_code")
     return CaseFacts(kind=kind, category_code=category_code, district=where.district.code,
                      street=where.street.code if where.street else None,
                      community=where.community.code if where.community else None,
@@ -53,18 +57,41 @@ class RoutingInputs:
     units: resolve.UnitIndex
 
 
-def load_inputs(session: Session) -> RoutingInputs:
-    rules = tuple(
+def _rules(session: Session) -> tuple[resolve.Rule, ...]:
+    return tuple(
         resolve.Rule(id=r.id, name=r.name, kind=r.kind, category_code=r.category_code,
                      territory_code=r.territory_code, owner_code=r.owner_code, unit_id=r.unit_id,
                      target_level=r.target_level.value if r.target_level else None,
                      target_industry=r.target_industry, priority=r.priority)
         for r in session.scalars(sa.select(RoutingRule).where(RoutingRule.active)))
-    units = [resolve.UnitRef(id=u.id, code=u.code, name=u.name, level=u.level.value, industry=u.industry,
-                             territory_code=u.territory_code, credit_code=u.credit_code, active=u.active)
-             for u in session.execute(sa.select(Unit.id, Unit.code, Unit.name, Unit.level, Unit.industry,
-                                                Unit.territory_code, Unit.credit_code, Unit.active))]
-    return RoutingInputs(rules, resolve.UnitIndex.build(units))
+
+
+def _units(session: Session, where: sa.ColumnElement[bool] | None = None) -> resolve.UnitIndex:
+    query = sa.select(Unit.id, Unit.code, Unit.name, Unit.level, Unit.industry, Unit.territory_code,
+                      Unit.credit_code, Unit.active)
+    if where is not None:
+        query = query.where(where)
+    return resolve.UnitIndex.build(
+        resolve.UnitRef(id=u.id, code=u.code, name=u.name, level=u.level.value, industry=u.industry,
+                        territory_code=u.territory_code, credit_code=u.credit_code, active=u.active)
+        for u in session.execute(query))
+
+
+def load_inputs(session: Session) -> RoutingInputs:
+    """Every active rule and every unit: for routing many cases at once."""
+    return RoutingInputs(_rules(session), _units(session))
+
+
+def inputs_for(session: Session, facts: CaseFacts, part: resolve.PartOwner | None) -> RoutingInputs:
+    """The rules, and only the units this case could be routed to: those the rules name, those answering for
+    the case's territories or the whole city, and the part's owners. A few dozen rows instead of thousands."""
+    rules = _rules(session)
+    places = [c for c in (facts.district, facts.street, facts.community) if c]
+    owners = [c for c in (part.maintainer_code, part.owner_code, part.competent_code) if c] if part else []
+    ids = [r.unit_id for r in rules if r.unit_id is not None]
+    where = sa.or_(Unit.level == UnitLevel.CITY, Unit.territory_code.in_(places), Unit.id.in_(ids),
+                   Unit.credit_code.in_(owners), Unit.code.in_(owners))
+    return RoutingInputs(rules, _units(session, where))
 
 
 def _part_owner(session: Session, part_code: str | None) -> resolve.PartOwner | None:
@@ -80,11 +107,11 @@ def _part_owner(session: Session, part_code: str | None) -> resolve.PartOwner | 
 
 
 def suggest(session: Session, facts: CaseFacts, inputs: RoutingInputs | None = None) -> resolve.Suggestion:
-    inputs = inputs or load_inputs(session)
+    part = _part_owner(session, facts.part_code)
+    inputs = inputs or inputs_for(session, facts, part)
     place = resolve.Place(district=facts.district, street=facts.street, community=facts.community,
                           grid=facts.grid)
-    return resolve.resolve(facts.kind, facts.category_code, place, _part_owner(session, facts.part_code),
-                           inputs.rules, inputs.units)
+    return resolve.resolve(facts.kind, facts.category_code, place, part, inputs.rules, inputs.units)
 
 
 # --- dispatch policies (一级监督、两级指挥) -------------------------------------------------------------------

@@ -24,7 +24,7 @@ class Unit(CreatedAtMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(32), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
-    level: Mapped[UnitLevel] = mapped_column(str_enum(UnitLevel, "unit_level"))
+    level: Mapped[UnitLevel] = mapped_column(str_enum(UnitLevel, "unit_level"), index=True)
     industry: Mapped[str] = mapped_column(sa.String(64), default="")
     parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"), index=True, default=None)
     active: Mapped[bool] = mapped_column(default=True)

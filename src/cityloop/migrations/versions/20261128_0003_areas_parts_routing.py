@@ -253,6 +253,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("territory_code", sa.String(length=12), nullable=True))
         batch_op.add_column(sa.Column("credit_code", sa.String(length=18), nullable=True))
         batch_op.create_index(batch_op.f("ix_units_credit_code"), ["credit_code"], unique=False)
+        batch_op.create_index(batch_op.f("ix_units_level"), ["level"], unique=False)
         batch_op.create_index(batch_op.f("ix_units_territory_code"), ["territory_code"], unique=False)
 
     with op.batch_alter_table("users", schema=None) as batch_op:
@@ -265,6 +266,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table("units", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_units_territory_code"))
+        batch_op.drop_index(batch_op.f("ix_units_level"))
         batch_op.drop_index(batch_op.f("ix_units_credit_code"))
         batch_op.drop_column("credit_code")
         batch_op.drop_column("territory_code")

@@ -142,14 +142,12 @@ def _up(found: IntArray, parent: IntArray) -> IntArray:
 
 class AreaIndex:
     def __init__(self, token: str, layers: dict[TerritoryLevel, _Layer], grids: _Layer,
-                 grid_patrol: list[int | None], landmarks: tuple[list[str], FloatArray, FloatArray]) -> None:
+                 landmarks: tuple[list[str], FloatArray, FloatArray]) -> None:
         self.token = token
         self.districts = layers[TerritoryLevel.DISTRICT]
         self.streets = layers[TerritoryLevel.STREET]
         self.communities = layers[TerritoryLevel.COMMUNITY]
         self.grids = grids
-        self.grid_patrol = grid_patrol
-        self.grid_position = {code: i for i, code in enumerate(grids.codes)}
         self.landmark_names, self.landmark_lon, self.landmark_lat = landmarks
 
     @property
@@ -199,10 +197,6 @@ class AreaIndex:
             community=self.communities.named(c) if c >= 0 else None,
             grid_code=self.grids.codes[g] if g >= 0 else None,
             landmark=self.nearest_landmark(lon, lat))
-
-    def patrol_area_of(self, grid_code: str) -> int | None:
-        i = self.grid_position.get(grid_code)
-        return self.grid_patrol[i] if i is not None else None
 
     def nearest_landmark(self, lon: float, lat: float) -> str | None:
         if len(self.landmark_names) == 0:
@@ -271,15 +265,15 @@ def _build(session: Session, token: str) -> AreaIndex:
         layers[lvl] = _Layer([r.code for r in items], [r.name for r in items], [r.synthetic for r in items],
                              parent, [r.geometry for r in items])
     community_pos = pos[TerritoryLevel.COMMUNITY]
-    grid_rows = session.execute(sa.select(Grid.code, Grid.community_id, Grid.patrol_area_id, Grid.synthetic,
-                                          Grid.geometry).order_by(Grid.code)).all()
+    grid_rows = session.execute(sa.select(Grid.code, Grid.community_id, Grid.synthetic, Grid.geometry)
+                                .order_by(Grid.code)).all()
     grids = _Layer([r.code for r in grid_rows], [r.code for r in grid_rows], [r.synthetic for r in grid_rows],
                    np.array([community_pos.get(r.community_id, -1) for r in grid_rows], dtype=np.int64),
                    [r.geometry for r in grid_rows], prepare=False)
     marks = session.execute(sa.select(Landmark.name, Landmark.lon, Landmark.lat)).all()
     landmarks = ([m.name for m in marks], np.array([m.lon for m in marks], dtype=np.float64),
                  np.array([m.lat for m in marks], dtype=np.float64))
-    return AreaIndex(token, layers, grids, [r.patrol_area_id for r in grid_rows], landmarks)
+    return AreaIndex(token, layers, grids, landmarks)
 
 
 def locate(session: Session, lon: float, lat: float) -> Location:

@@ -29,10 +29,7 @@ from cityloop.areas.models import (
     TerritoryLevel,
 )
 from cityloop.areas.sources import FeatureSet
-from cityloop.core.errors import NotFound, ValidationFailed
-
-_CHILD = {TerritoryLevel.CITY: TerritoryLevel.DISTRICT, TerritoryLevel.DISTRICT: TerritoryLevel.STREET,
-          TerritoryLevel.STREET: TerritoryLevel.COMMUNITY}
+from cityloop.core.errors import ValidationFailed
 
 
 def under_code(column: Any, prefix: str) -> Any:
@@ -260,14 +257,3 @@ def import_landmarks(session: Session, features: FeatureSet, *, name_field: str,
     session.add_all(rows)
     bump_revision(session, now, f"{len(rows)} landmarks from {features.source}")
     return len(rows)
-
-
-def get_territory(session: Session, code: str) -> Territory:
-    row = session.scalar(sa.select(Territory).where(Territory.code == code))
-    if row is None:
-        raise NotFound(f"code: no territory {code}", field="code")
-    return row
-
-
-def child_level(level: TerritoryLevel) -> TerritoryLevel | None:
-    return _CHILD.get(level)

@@ -55,9 +55,9 @@ def choose_unit(session: Session, case: Case, unit_id: int | None, note: str) ->
         unit_id = suggested
     unit = unit_service.get_active(session, unit_id)
     followed = unit.id == suggested
-    if suggested is not None and not followed and not note.strip():
+    if suggestion.unit is not None and not followed and not note.strip():
         raise ValidationFailed(
-            f"note: say why the case goes to {unit.name} and not to the suggested {suggestion.unit.name}"
-            if suggestion.unit else "note: say why", field="note")
+            f"note: say why the case goes to {unit.name} and not to the suggested {suggestion.unit.name}",
+            field="note")
     details |= {"unit_id": unit.id, "unit_code": unit.code, "followed_suggestion": followed}
     return unit, details

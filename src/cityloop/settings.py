@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field
@@ -37,6 +38,35 @@ class Settings(BaseSettings):
     supervise_on_breach: bool = Field(default=False, description="raise 督办 automatically when a clock goes red")
     calendar_horizon_days: int = Field(default=60, ge=1, description="warn when these coming days are uncovered")
     worker_interval_s: float = Field(default=30.0, gt=0)
+
+    # Photos: on the local disk by default, or in S3-compatible object storage (MinIO, OSS, COS, S3 …).
+    storage: Literal["local", "s3"] = "local"
+    attachments_dir: Path | None = Field(default=None, description="default: <data dir>/attachments")
+    s3_bucket: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_prefix: str = ""
+    max_upload_mb: float = Field(default=10.0, gt=0, description="largest accepted photo")
+    max_image_pixels: int = Field(default=50_000_000, gt=0, description="larger images are refused (bombs)")
+
+    # Public channels.
+    public_base_url: str = Field(default="http://127.0.0.1:8000", description="how the outside world reaches us")
+    public_reports_per_minute: int = Field(default=10, ge=1, description="随手拍 reports per client per minute")
+    open311_jurisdiction_id: str = "hangzhou.gov.cn"
+    open311_contact: str = "市数字城管监督指挥中心"
+    open311_key_service: str = "向市数字城管监督指挥中心申请 API key（cityloop apikey create）"
+
+    # Machine collection defaults (per class and algorithm overrides live in the database).
+    machine_auto_at: float = Field(default=0.9, ge=0, le=1, description="confidence filed without a person")
+    machine_review_at: float = Field(default=0.6, ge=0, le=1, description="confidence below this is dropped")
+    dedup_radius_m: float = Field(default=30.0, gt=0, description="same class this close joins an open case")
+    dedup_window_min: int = Field(default=120, gt=0, description="… if that case had a report this recently")
+    intake_max_batch: int = Field(default=1000, ge=1, le=10000, description="events per device call")
+
+    def attachments_path(self) -> Path:
+        return self.attachments_dir or default_data_dir() / "attachments"
 
     def ensure_sqlite_dir(self) -> None:
         """Create the directory of an SQLite file URL so that a first run on a new machine just works."""

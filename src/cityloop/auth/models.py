@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -61,4 +62,22 @@ class AccessToken(CreatedAtMixin, Base):
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class ApiKey(CreatedAtMixin, Base):
+    """A credential of another system (an Open311 client, the 12345 platform, one device).
+
+    Keys read `cl_<prefix>_<secret>`; the prefix finds the row and only the SHA-256 of the whole key is kept,
+    so the key is shown once, at creation, and a database leak yields none.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    prefix: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64))
+    scopes: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -74,6 +74,17 @@ class Permission(StrEnum):
     ROUTING_READ = "routing:read"
     ROUTING_MANAGE = "routing:manage"    # routing rules and dispatch policies
 
+    INTAKE_REVIEW = "intake:review"      # confirm or reject machine reports waiting between thresholds
+    INTAKE_MANAGE = "intake:manage"      # devices, API keys, thresholds and dedup rules
+
+
+class ApiScope(StrEnum):
+    """What a system holding an API key may do; a key carries one or more."""
+
+    OPEN311 = "open311"  # an Open311 GeoReport v2 client posting service requests
+    HOTLINE = "hotline"  # a 12345 hotline (or other) platform pushing work orders
+    DEVICE = "device"    # one machine-collection device posting detection events
+
 
 P = Permission
 
@@ -85,7 +96,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     }),
     Role.OPERATOR: frozenset(_STAFF_READ | {
         P.CASE_READ_ALL, P.CASE_CREATE, P.CASE_SET_SOURCE, P.CASE_ACCEPT, P.CASE_REJECT,
-        P.CASE_REQUEST_VERIFICATION, P.CASE_REQUEST_CHECK, P.USER_READ, P.STATS_READ,
+        P.CASE_REQUEST_VERIFICATION, P.CASE_REQUEST_CHECK, P.USER_READ, P.STATS_READ, P.INTAKE_REVIEW,
     }),
     Role.SHIFT_LEADER: frozenset(_STAFF_READ | {
         P.CASE_READ_ALL, P.CASE_FILE, P.CASE_VOID, P.CASE_CLOSE, P.CASE_FORCE_CLOSE, P.USER_READ, P.STATS_READ,
@@ -104,7 +115,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CITIZEN: frozenset({P.CASE_READ_OWN, P.CASE_CREATE, P.CASE_COMMENT}),
     Role.ADMIN: frozenset(_STAFF_READ | {
         P.CASE_READ_ALL, P.CASE_FORCE_CLOSE, P.UNIT_MANAGE, P.USER_READ, P.USER_MANAGE, P.STATS_READ,
-        P.CALENDAR_MANAGE, P.ROUTING_MANAGE,
+        P.CALENDAR_MANAGE, P.ROUTING_MANAGE, P.INTAKE_MANAGE,
     }),
 }
 

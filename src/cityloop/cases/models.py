@@ -47,6 +47,8 @@ class TaskKind(StrEnum):
 
 class Case(CreatedAtMixin, Base):
     __tablename__ = "cases"
+    # Dedup looks for open cases of one class reported recently near a point.
+    __table_args__ = (sa.Index("ix_cases_category_code_last_report_at", "category_code", "last_report_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(20), unique=True)
@@ -78,6 +80,11 @@ class Case(CreatedAtMixin, Base):
     unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"), index=True, default=None)
     rework_count: Mapped[int] = mapped_column(default=0)
     supervised: Mapped[bool] = mapped_column(default=False)
+    # How many reports (from any channel) the case gathered, and when the latest came: duplicates join.
+    report_count: Mapped[int] = mapped_column(default=1, server_default="1")
+    last_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Non-public cases (a hotline complaint naming a person, staff-only classes) never show on public channels.
+    public: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     version: Mapped[int] = mapped_column(nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

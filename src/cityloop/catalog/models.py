@@ -28,6 +28,8 @@ class Category(Base):
     name: Mapped[str] = mapped_column(sa.String(100))
     source: Mapped[str] = mapped_column(sa.String(300), default="")
     active: Mapped[bool] = mapped_column(default=True)
+    # Whether citizens and Open311 clients may report this class (one Open311 service per such class).
+    public_intake: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
 
 class CatalogVersion(Base):

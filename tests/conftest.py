@@ -79,8 +79,10 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, argon2_time_cost=1, argon2_memory_kib=8, argon2_parallelism=1)
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    # Photos go to the test's own directory, never to the user's data directory.
+    return Settings(database_url=database_url, argon2_time_cost=1, argon2_memory_kib=8, argon2_parallelism=1,
+                    attachments_dir=tmp_path / "attachments")
 
 
 def share_test_session(application: FastAPI, session_factory: Callable[[], Session]) -> None:

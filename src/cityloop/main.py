@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,13 +24,17 @@ import cityloop
 from cityloop.areas import routes as area_routes
 from cityloop.auth import routes as auth_routes
 from cityloop.auth.service import PasswordPolicy
+from cityloop.cases import attachment_routes
 from cityloop.cases import routes as case_routes
 from cityloop.catalog import routes as catalog_routes
 from cityloop.core.clock import Clock, SystemClock
-from cityloop.core.errors import DomainError
+from cityloop.core.errors import DomainError, RateLimited
 from cityloop.db.engine import make_engine
 from cityloop.db.session import read_sessionmaker, write_sessionmaker
 from cityloop.deadlines import routes as calendar_routes
+from cityloop.intake import public_routes as intake_public_routes
+from cityloop.intake import routes as intake_routes
+from cityloop.open311 import routes as open311_routes
 from cityloop.parts import routes as parts_routes
 from cityloop.routing import routes as routing_routes
 from cityloop.settings import Settings
@@ -54,9 +59,23 @@ def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+_NAMED_IN_MESSAGE = re.compile(r"^Value error, ([A-Za-z_][\w.\[\]]*): ")
+
+
+def _field_named(error: Any, located: str) -> str:
+    """A model-level check (both fields or neither, one below the other) is located at the model itself; its
+    message names the field, and that is the one to report."""
+    if located in ("body", "") or not error.get("loc"):
+        match = _NAMED_IN_MESSAGE.match(str(error.get("msg", "")))
+        if match:
+            prefix = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "form"))
+            return f"{prefix}.{match.group(1)}" if prefix else match.group(1)
+    return located
+
+
 def _validation_response(errors: list[Any]) -> JSONResponse:
     # A body that is not JSON at all is located by character offset; the field to name is the body itself.
-    items = [{"field": "body" if e.get("type") == "json_invalid" else _field_of(e.get("loc", ())),
+    items = [{"field": "body" if e.get("type") == "json_invalid" else _field_named(e, _field_of(e.get("loc", ()))),
               "message": e.get("msg", "invalid")} for e in errors]
     if not items:
         return _error(422, "validation_error", "the request is not valid")
@@ -67,7 +86,10 @@ def _validation_response(errors: list[Any]) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_r: Request, exc: DomainError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message, exc.field, details=exc.details)
+        response = _error(exc.status, exc.code, exc.message, exc.field, details=exc.details)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_r: Request, exc: RequestValidationError) -> JSONResponse:
@@ -140,8 +162,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_error_handlers(app)
     install_offline_docs(app)
     for module in (auth_routes, unit_routes, catalog_routes, case_routes, stats_routes, calendar_routes,
-                   area_routes, routing_routes, parts_routes):
+                   area_routes, routing_routes, parts_routes, intake_routes, intake_public_routes,
+                   attachment_routes):
         app.include_router(module.router)
+    app.include_router(open311_routes.router)  # last: it ends with a catch-all for unknown /open311 paths
 
     @app.get("/health", tags=["ops"])
     def health() -> JSONResponse:

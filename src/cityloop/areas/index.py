@@ -186,11 +186,17 @@ class AreaIndex:
         if self.empty:
             raise NoMap("no map is loaded: import territories first (cityloop geo import)", field="lon")
         found = self.locate_many(np.array([lon]), np.array([lat]))
-        d, s, c, g = (int(found.district[0]), int(found.street[0]), int(found.community[0]),
-                      int(found.grid[0]))
-        if d < 0:
+        where = self.location(found, 0, lon, lat)
+        if where is None:
             raise OutsideCity(f"lon/lat: ({lon}, {lat}) lies outside the city: no district contains it",
                               field="lon")
+        return where
+
+    def location(self, found: BulkLocation, i: int, lon: float, lat: float) -> Location | None:
+        """Point `i` of a bulk result as a Location; None when it lies outside the city."""
+        d, s, c, g = (int(found.district[i]), int(found.street[i]), int(found.community[i]), int(found.grid[i]))
+        if d < 0:
+            return None
         return Location(
             lon=lon, lat=lat, district=self.districts.named(d),
             street=self.streets.named(s) if s >= 0 else None,

@@ -25,8 +25,12 @@ def _digest(raw: str) -> str:
 
 
 def create(session: Session, name: str, scopes: Iterable[ApiScope], *, now: datetime,
-           created_by: int | None = None) -> tuple[ApiKey, str]:
-    """A new key and its plaintext, which is never stored and cannot be shown again."""
+           created_by: int | None = None, raw: str | None = None) -> tuple[ApiKey, str]:
+    """A new key and its plaintext, which is never stored and cannot be shown again.
+
+    `raw` installs a given key instead of a random one: only the demo city does, so that its published keys
+    work on every machine, as its published password does.
+    """
     name = name.strip()
     if not name or len(name) > 100:
         raise ValidationFailed("name: 1 to 100 characters", field="name")
@@ -34,8 +38,11 @@ def create(session: Session, name: str, scopes: Iterable[ApiScope], *, now: date
     if not wanted:
         raise ValidationFailed("scopes: give at least one of " + ", ".join(s.value for s in ApiScope),
                                field="scopes")
-    prefix = secrets.token_hex(6)
-    raw = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    if raw is None:
+        prefix = secrets.token_hex(6)
+        raw = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    else:
+        prefix = raw.split("_")[1]
     key = ApiKey(name=name, prefix=prefix, key_hash=_digest(raw), scopes=wanted, created_by=created_by,
                  created_at=now)
     session.add(key)

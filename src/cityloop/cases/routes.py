@@ -15,12 +15,12 @@ from cityloop.cases import workflow as wf
 from cityloop.cases.models import Case, RequestState
 from cityloop.cases.schemas import (
     CaseFilterIn,
-    CaseIn,
     CaseOut,
     CasePage,
     CaseSummary,
     CheckIn,
     CollectorIn,
+    CommentIn,
     DeadlineOut,
     DispatchIn,
     EventOut,
@@ -66,7 +66,7 @@ ACTIONS: dict[wf.Action, tuple[type[BaseModel], Handler]] = {
     A.CLOSE: (NoteIn, service.close),
     A.FORCE_CLOSE: (ReasonIn, service.force_close),
     A.SUPERVISE: (NoteIn, service.supervise),
-    A.COMMENT: (RequiredNoteIn, service.comment),
+    A.COMMENT: (CommentIn, service.comment),
 }
 
 
@@ -78,7 +78,8 @@ def case_out(session: Session, case: Case, principal: Principal, now: datetime) 
         grid_code=case.grid_code, location_desc=case.location_desc, part_code=case.part_code,
         reporter_id=case.reporter_id, urgent=case.urgent, self_handled=case.self_handled, status=case.status,
         status_label=wf.STATUS_LABELS[case.status], unit_id=case.unit_id, rework_count=case.rework_count,
-        supervised=case.supervised, version=case.version, created_at=case.created_at,
+        supervised=case.supervised, report_count=case.report_count, last_report_at=case.last_report_at,
+        public=case.public, version=case.version, created_at=case.created_at,
         updated_at=case.updated_at, closed_at=case.closed_at, filing_standard_id=case.filing_standard_id,
         region_class=case.region_class,
         pending_requests=[RequestOut.model_validate(r) for r in case.requests
@@ -89,14 +90,6 @@ def case_out(session: Session, case: Case, principal: Principal, now: datetime) 
         timeliness=queries.timeliness(session, case, now),
         routing=None if case.status in wf.TERMINAL else dispatching.routing_view(session, case),
     )
-
-
-@router.post("/cases", response_model=CaseOut, status_code=201)
-def create_case(body: CaseIn, session: SessionDep, principal: PrincipalDep, clock: ClockDep) -> CaseOut:
-    now = clock.now()
-    case = service.create_case(session, principal, body, now=now)
-    session.commit()
-    return case_out(session, case, principal, now)
 
 
 @router.get("/cases", response_model=CasePage)

@@ -52,6 +52,10 @@ class RequiredNoteIn(ActionIn):
     note: str = _Text
 
 
+class CommentIn(RequiredNoteIn):
+    public: bool = Field(default=False, description="a reply the reporter sees on the public progress page")
+
+
 class CollectorIn(NoteIn):
     collector_id: int | None = Field(
         default=None, ge=1, description="default: the collector whose patrol area (责任网格) holds the case's grid")
@@ -154,6 +158,9 @@ class CaseOut(BaseModel):
     unit_id: int | None
     rework_count: int
     supervised: bool
+    report_count: int = Field(description="reports gathered: duplicates from any channel join the case")
+    last_report_at: BizDateTime | None
+    public: bool = Field(description="false: never shown on public channels")
     version: int
     created_at: BizDateTime
     updated_at: BizDateTime
@@ -181,6 +188,7 @@ class CaseSummary(BaseModel):
     status: Status
     urgent: bool
     supervised: bool
+    report_count: int
     unit_id: int | None
     address: str
     district_code: str | None

@@ -1,5 +1,5 @@
 """One command per action. Services never commit: the caller owns the transaction, and every status change
-writes its CaseEvent in that same transaction (see `_record`)."""
+writes its CaseEvent in that same transaction (see `steps.record`)."""
 
 from __future__ import annotations
 
@@ -10,30 +10,26 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified
 
 from cityloop.areas import index as area_index
-from cityloop.areas import service as area_service
-from cityloop.auth import service as auth_service
 from cityloop.auth.permissions import Permission, Role
 from cityloop.auth.principal import Principal
-from cityloop.cases import access, clocks, dispatching
+from cityloop.cases import clocks, dispatching, steps
 from cityloop.cases import workflow as wf
 from cityloop.cases.models import (
     Case,
     CaseEvent,
     CaseNumberCounter,
     CaseRequest,
-    CaseTask,
     RequestState,
     Source,
     TaskKind,
 )
 from cityloop.cases.schemas import (
-    ActionIn,
     CaseIn,
     CheckIn,
     CollectorIn,
+    CommentIn,
     DispatchIn,
     ExtensionIn,
     FileIn,
@@ -45,13 +41,11 @@ from cityloop.cases.schemas import (
 from cityloop.catalog import queries as catalog_queries
 from cityloop.core import crs
 from cityloop.core.clock import to_business
-from cityloop.core.errors import Forbidden, StaleVersion, ValidationFailed
+from cityloop.core.errors import Forbidden, ValidationFailed
 from cityloop.core.geo import check_wgs84
 from cityloop.core.timeunits import TimeUnit
 from cityloop.deadlines import service as deadlines
-from cityloop.notifications import outbox
 from cityloop.parts.models import Part
-from cityloop.routing import service as routing
 
 A = wf.Action
 
@@ -86,16 +80,6 @@ def create_case(session: Session, actor: Principal, data: CaseIn, *, now: dateti
     unlocated.
     """
     actor.require(Permission.CASE_CREATE)
-    lon, lat = crs.to_wgs84(data.lon, data.lat, crs.parse_crs(data.crs))
-    check_wgs84(lon, lat)
-    where = area_index.locate_or_none(session, lon, lat)
-    if data.part_code is not None and session.scalar(sa.select(Part.id).where(Part.code == data.part_code)) is None:
-        raise ValidationFailed(f"part_code: no 部件 {data.part_code} in the inventory", field="part_code")
-    category = catalog_queries.find(session, data.kind, data.category_code)
-    if category is None:
-        raise ValidationFailed(
-            f"category_code: {data.category_code} is not a {data.kind.value} class of the adopted directory",
-            field="category_code")
     if data.self_handled and not actor.has(Permission.CASE_SELF_HANDLE):
         raise Forbidden("self_handled: only a collector's own report can be self-handled (自处置)",
                         field="self_handled")
@@ -103,11 +87,35 @@ def create_case(session: Session, actor: Principal, data: CaseIn, *, now: dateti
         raise Forbidden("source: your role records reports under its own channel", field="source")
     source = data.source or next(
         (DEFAULT_SOURCE[r] for r in Role if r in actor.roles and r in DEFAULT_SOURCE), Source.OTHER)
+    return open_case(session, data, source=source, reporter_id=actor.user_id, actor=actor, now=now)
+
+
+def open_case(session: Session, data: CaseIn, *, source: Source, reporter_id: int | None, actor: Principal | None,
+              now: datetime, public: bool = True, where: area_index.Location | None = None,
+              reported_at: datetime | None = None) -> Case:
+    """The one way a case comes into being, for every channel; callers have checked who may report.
+
+    `actor` None records the report as the system's (a device, a hotline push, an anonymous citizen);
+    `where` is the place when the caller located it already (machine batches locate in bulk);
+    `reported_at` when the problem was seen, if earlier than now (the dedup window runs from it).
+    """
+    lon, lat = crs.to_wgs84(data.lon, data.lat, crs.parse_crs(data.crs))
+    check_wgs84(lon, lat)
+    if where is None:
+        where = area_index.locate_or_none(session, lon, lat)
+    if data.part_code is not None and session.scalar(sa.select(Part.id).where(Part.code == data.part_code)) is None:
+        raise ValidationFailed(f"part_code: no 部件 {data.part_code} in the inventory", field="part_code")
+    category = catalog_queries.find(session, data.kind, data.category_code)
+    if category is None:
+        raise ValidationFailed(
+            f"category_code: {data.category_code} is not a {data.kind.value} class of the adopted directory",
+            field="category_code")
     case = Case(
         number=_next_number(session, now), kind=data.kind, category_id=category.id,
         category_code=category.code, description=data.description, lat=lat, lon=lon,
-        address=data.address, part_code=data.part_code, source=source, reporter_id=actor.user_id, urgent=data.urgent,
+        address=data.address, part_code=data.part_code, source=source, reporter_id=reporter_id, urgent=data.urgent,
         self_handled=data.self_handled, status=wf.Status.REPORTED, created_at=now, updated_at=now,
+        report_count=1, last_report_at=reported_at or now, public=public,
     )
     details: dict[str, Any] = {"source": source.value, "urgent": data.urgent, "self_handled": data.self_handled}
     if where is not None:
@@ -123,148 +131,66 @@ def create_case(session: Session, actor: Principal, data: CaseIn, *, now: dateti
     session.add(case)
     session.add(CaseEvent(
         case=case, action=A.REPORT, tag="case:report", from_status=None, to_status=wf.Status.REPORTED,
-        actor_id=actor.user_id, actor_role=_role(actor, A.REPORT), note="",
-        details=details, at=now))
+        actor_id=actor.user_id if actor else None, actor_role=steps.role(actor, A.REPORT) if actor else "system",
+        note="", details=details, at=now))
     session.flush()  # flush: the step clock and the alert name the case by id
     clocks.apply(session, case, A.REPORT, None, now)
     if case.urgent:
-        _alert(session, case, "role:dispatcher", now)
+        steps.alert(session, case, "role:dispatcher", now)
     return case
 
 
-def _alert(session: Session, case: Case, recipient: str, now: datetime) -> None:
-    """紧急案卷: tell the people who must act at once, through the outbox."""
-    outbox.enqueue(session, "case.urgent", recipient, {
-        "case_id": case.id, "number": case.number, "status": case.status.value,
-        "category_code": case.category_code, "address": case.address}, now=now)
+def system_file(session: Session, case: Case, *, now: datetime, note: str, dispatch: bool = False) -> Case:
+    """受理 and 立案 without a person: a machine report at or above its class's auto threshold.
 
-
-# --- the shared machinery -------------------------------------------------------------------------------
-
-def _role(actor: Principal, action: wf.Action) -> str:
-    role = actor.role_for(wf.ACTION_PERMISSION[action])
-    return role.value if role else ""
-
-
-def _load(session: Session, actor: Principal, case_id: int, action: wf.Action, cmd: ActionIn) -> Case:
-    case = access.get_case_for(session, actor, case_id, need=wf.ACTION_PERMISSION[action])
-    if cmd.expected_version is not None and cmd.expected_version != case.version:
-        raise StaleVersion(
-            f"expected_version: the case is at version {case.version}, not {cmd.expected_version}; "
-            "reload it and try again", field="expected_version")
+    Files under the class's first filing-standard row (an emergency row first when the case is urgent);
+    `dispatch` sends it to the routing suggestion at once even where the class's policy would wait for a
+    dispatcher (a sensor's emergency: the 30-minute loop).
+    """
+    steps.record(session, case, steps.plan(case, A.ACCEPT), None, now, note=note, details={"auto": True})
+    rows = catalog_queries.standards_for(session, case.category_id)
+    details: dict[str, Any] = {"auto": True}
+    if rows:
+        standard = next((r for r in rows if r.urgent), rows[0]) if case.urgent else rows[0]
+        case.filing_standard_id = standard.id
+        details |= {"filing_standard_id": standard.id, "filing_criteria": standard.filing_criteria,
+                    "deadline": {"amount": standard.deadline_amount, "unit": standard.deadline_unit,
+                                 "text": standard.deadline_text}}
+        if standard.urgent and not case.urgent:
+            case.urgent = True
+            details["urgent"] = True
+    steps.record(session, case, steps.plan(case, A.FILE), None, now, note=note, details=details)
+    if case.urgent:
+        steps.alert(session, case, "role:dispatcher", now)
+    steps.auto_dispatch(session, case, now, force=dispatch)
     return case
-
-
-def _plan(case: Case, action: wf.Action, outcome: wf.Outcome | None = None) -> wf.Step:
-    return wf.next_step(case.status, action, outcome, case.pending_kinds())
-
-
-def _record(session: Session, case: Case, step: wf.Step, actor: Principal | None, now: datetime, *,
-            note: str = "", details: dict[str, Any] | None = None, unit_id: int | None = None,
-            request: CaseRequest | None = None) -> CaseEvent:
-    """Apply a planned step: the only place a case's status changes, so no change lacks its event."""
-    details = dict(details or {})
-    if step.outcome is not None:
-        details["outcome"] = step.outcome.value
-    for req in case.requests:
-        if req.state is not RequestState.PENDING:
-            continue
-        if req.kind == step.settles:
-            req.state = RequestState.APPROVED if step.approves else RequestState.DENIED
-            req.decided_by, req.decided_at, req.decision_note = actor.user_id if actor else None, now, note
-            details["request_id"] = req.id
-        elif req.kind in step.lapses:
-            req.state, req.decided_at = RequestState.LAPSED, now
-            details.setdefault("lapsed_request_ids", []).append(req.id)
-    if step.to in wf.TERMINAL:
-        for task in case.tasks:
-            if task.done_at is None:  # e.g. 强制结案 while a 核查 is out
-                task.done_at, task.outcome = now, "cancelled"
-    if request is not None:
-        details["request_id"] = request.id
-    if step.rework:
-        case.rework_count += 1
-    event = CaseEvent(
-        case=case, action=step.action, tag=f"case:{step.action.value}", from_status=step.from_status,
-        to_status=step.to, actor_id=actor.user_id if actor else None,
-        actor_role=_role(actor, step.action) if actor else "system",
-        unit_id=unit_id if unit_id is not None else case.unit_id, note=note, details=details, at=now)
-    session.add(event)
-    case.status = step.to
-    if step.action is not A.COMMENT:
-        # Every command but a comment touches the row, so the version check serialises them. Flagged, not
-        # just assigned: an unchanged updated_at (same instant, a fake clock) would otherwise skip the UPDATE
-        # and with it the version bump.
-        case.updated_at = now
-        flag_modified(case, "updated_at")
-    # Last: the clock queries autoflush the case, and a change made after a flush would be a second UPDATE
-    # (and a second version) for one command. Commands change the case before they call _record.
-    clocks.apply(session, case, step.action, step.outcome, now)
-    return event
-
-
-def _simple(session: Session, actor: Principal, case_id: int, action: wf.Action, cmd: ActionIn,
-            now: datetime, *, note: str) -> Case:
-    case = _load(session, actor, case_id, action, cmd)
-    _record(session, case, _plan(case, action), actor, now, note=note)
-    return case
-
-
-def _require_own_unit(actor: Principal, case: Case) -> None:
-    if case.unit_id is None or case.unit_id not in actor.unit_ids:
-        raise Forbidden("only staff of the unit handling this case may do that", code="not_your_unit")
-
-
-def _assign(session: Session, case: Case, kind: TaskKind, collector_id: int | None, actor: Principal,
-            now: datetime) -> CaseTask:
-    if collector_id is None:
-        # 责任网格: the collector who patrols the case's grid goes, unless the operator names another.
-        collector_id = area_service.collector_for_grid(session, case.grid_code)
-        if collector_id is None:
-            where = f"grid {case.grid_code}" if case.grid_code else "the case's place (no grid)"
-            raise ValidationFailed(f"collector_id: no collector patrols {where}; name one", field="collector_id")
-    user = auth_service.get_user(session, collector_id)
-    if user is None or not user.active or Role.COLLECTOR not in user.role_set:
-        raise ValidationFailed(f"collector_id: user {collector_id} is not an active collector (监督员)",
-                               field="collector_id")
-    task = CaseTask(kind=kind, collector_id=collector_id, assigned_by=actor.user_id, assigned_at=now)
-    case.tasks.append(task)
-    return task
-
-
-def _finish_task(case: Case, kind: TaskKind, actor: Principal, now: datetime, outcome: wf.Outcome) -> CaseTask:
-    task = case.open_task()
-    if task is None or task.kind is not kind or task.collector_id != actor.user_id:
-        raise Forbidden(f"this {kind.value} task was given to another collector", code="not_assignee")
-    task.done_at, task.outcome = now, outcome.value
-    return task
 
 
 # --- 受理 / 核实 / 立案 ------------------------------------------------------------------------------------
 
 def accept(session: Session, actor: Principal, case_id: int, cmd: NoteIn, *, now: datetime) -> Case:
-    return _simple(session, actor, case_id, A.ACCEPT, cmd, now, note=cmd.note)
+    return steps.simple(session, actor, case_id, A.ACCEPT, cmd, now, note=cmd.note)
 
 
 def reject(session: Session, actor: Principal, case_id: int, cmd: ReasonIn, *, now: datetime) -> Case:
-    return _simple(session, actor, case_id, A.REJECT, cmd, now, note=cmd.reason)
+    return steps.simple(session, actor, case_id, A.REJECT, cmd, now, note=cmd.reason)
 
 
 def request_verification(session: Session, actor: Principal, case_id: int, cmd: CollectorIn, *,
                          now: datetime) -> Case:
-    case = _load(session, actor, case_id, A.REQUEST_VERIFICATION, cmd)
-    step = _plan(case, A.REQUEST_VERIFICATION)
-    task = _assign(session, case, TaskKind.VERIFY, cmd.collector_id, actor, now)
-    _record(session, case, step, actor, now, note=cmd.note, details={"collector_id": task.collector_id})
+    case = steps.load(session, actor, case_id, A.REQUEST_VERIFICATION, cmd)
+    step = steps.plan(case, A.REQUEST_VERIFICATION)
+    task = steps.assign(session, case, TaskKind.VERIFY, cmd.collector_id, actor, now)
+    steps.record(session, case, step, actor, now, note=cmd.note, details={"collector_id": task.collector_id})
     return case
 
 
 def verify(session: Session, actor: Principal, case_id: int, cmd: VerifyIn, *, now: datetime) -> Case:
-    case = _load(session, actor, case_id, A.VERIFY, cmd)
+    case = steps.load(session, actor, case_id, A.VERIFY, cmd)
     outcome = wf.Outcome.CONFIRMED if cmd.confirmed else wf.Outcome.REFUTED
-    step = _plan(case, A.VERIFY, outcome)
-    _finish_task(case, TaskKind.VERIFY, actor, now, outcome)
-    _record(session, case, step, actor, now, note=cmd.note)
+    step = steps.plan(case, A.VERIFY, outcome)
+    steps.finish_task(case, TaskKind.VERIFY, actor, now, outcome)
+    steps.record(session, case, step, actor, now, note=cmd.note)
     return case
 
 
@@ -274,8 +200,8 @@ def file(session: Session, actor: Principal, case_id: int, cmd: FileIn, *, now: 
     A class with rows requires one of them (422 filing_standard_id otherwise); a class without rows (the bare
     national directory) files under the city's default handling limit.
     """
-    case = _load(session, actor, case_id, A.FILE, cmd)
-    step = _plan(case, A.FILE, wf.Outcome.SELF_HANDLED if case.self_handled else None)
+    case = steps.load(session, actor, case_id, A.FILE, cmd)
+    step = steps.plan(case, A.FILE, wf.Outcome.SELF_HANDLED if case.self_handled else None)
     details: dict[str, Any] = {}
     rows = catalog_queries.standards_for(session, case.category_id)
     if cmd.filing_standard_id is None and rows:
@@ -298,59 +224,38 @@ def file(session: Session, actor: Principal, case_id: int, cmd: FileIn, *, now: 
         if standard.urgent and not case.urgent:
             case.urgent = True  # an emergency row makes an emergency case
             details["urgent"] = True
-    _record(session, case, step, actor, now, note=cmd.note, details=details)
+    steps.record(session, case, step, actor, now, note=cmd.note, details=details)
     if case.urgent:
-        _alert(session, case, "role:dispatcher", now)
-    _auto_dispatch(session, case, now)
+        steps.alert(session, case, "role:dispatcher", now)
+    steps.auto_dispatch(session, case, now)
     return case
 
 
 def void(session: Session, actor: Principal, case_id: int, cmd: ReasonIn, *, now: datetime) -> Case:
-    return _simple(session, actor, case_id, A.VOID, cmd, now, note=cmd.reason)
+    return steps.simple(session, actor, case_id, A.VOID, cmd, now, note=cmd.reason)
 
 
 # --- 派遣 and the unit's requests ---------------------------------------------------------------------------
 
 def dispatch(session: Session, actor: Principal, case_id: int, cmd: DispatchIn, *, now: datetime) -> Case:
     """派遣 to the routing suggestion, or to another unit with a note saying why; the event keeps both."""
-    case = _load(session, actor, case_id, A.DISPATCH, cmd)
-    step = _plan(case, A.DISPATCH)
+    case = steps.load(session, actor, case_id, A.DISPATCH, cmd)
+    step = steps.plan(case, A.DISPATCH)
     level = dispatching.check_command_level(session, actor, case)
     unit, details = dispatching.choose_unit(session, case, cmd.unit_id, cmd.note)
     details["command_level"] = level.value
-    _send(session, case, step, actor, now, unit.id, details, note=cmd.note)
+    steps.send(session, case, step, actor, now, unit.id, details, note=cmd.note)
     return case
-
-
-def _send(session: Session, case: Case, step: wf.Step, actor: Principal | None, now: datetime, unit_id: int,
-          details: dict[str, Any], *, note: str) -> None:
-    case.unit_id = unit_id
-    _record(session, case, step, actor, now, note=note, unit_id=unit_id, details=details)
-    if case.urgent:
-        _alert(session, case, f"unit:{unit_id}", now)
-
-
-def _auto_dispatch(session: Session, case: Case, now: datetime) -> None:
-    """Classes marked for automatic dispatch go to the suggested unit as soon as they are filed."""
-    level, auto, _ = routing.policy_for(session, case.kind, case.category_code)
-    if not auto or case.status is not wf.Status.FILED:
-        return
-    suggestion = dispatching.suggest(session, case)
-    if suggestion.unit is None:
-        return  # nothing to follow: the case waits in the dispatcher's queue like any other
-    details = {"routing": suggestion.to_dict(), "unit_id": suggestion.unit.id, "unit_code": suggestion.unit.code,
-               "followed_suggestion": True, "command_level": level.value, "auto": True}
-    _send(session, case, _plan(case, A.DISPATCH), None, now, suggestion.unit.id, details, note="自动派遣")
 
 
 def _open_request(session: Session, actor: Principal, case_id: int, action: wf.Action, cmd: ReasonIn,
                   now: datetime, *, amount: int | None = None, amount_unit: str | None = None,
                   precheck: Callable[[Case], object] | None = None) -> Case:
-    case = _load(session, actor, case_id, action, cmd)
-    step = _plan(case, action)  # an invalid transition answers before any precheck does
+    case = steps.load(session, actor, case_id, action, cmd)
+    step = steps.plan(case, action)  # an invalid transition answers before any precheck does
     if precheck is not None:
         precheck(case)
-    _require_own_unit(actor, case)
+    steps.require_own_unit(actor, case)
     assert step.opens is not None
     req = CaseRequest(kind=step.opens, state=RequestState.PENDING, reason=cmd.reason, amount=amount,
                       amount_unit=amount_unit, requested_by=actor.user_id, requested_at=now)
@@ -359,7 +264,7 @@ def _open_request(session: Session, actor: Principal, case_id: int, action: wf.A
     details: dict[str, Any] = {"kind": step.opens.value}
     if amount is not None:
         details |= {"amount": amount, "unit": amount_unit}
-    _record(session, case, step, actor, now, note=cmd.reason, details=details, request=req)
+    steps.record(session, case, step, actor, now, note=cmd.reason, details=details, request=req)
     return case
 
 
@@ -382,8 +287,8 @@ def request_suspension(session: Session, actor: Principal, case_id: int, cmd: Re
 
 def _decide(session: Session, actor: Principal, case_id: int, action: wf.Action, cmd: NoteIn | ReasonIn,
             now: datetime) -> Case:
-    case = _load(session, actor, case_id, action, cmd)
-    step = _plan(case, action)
+    case = steps.load(session, actor, case_id, action, cmd)
+    step = steps.plan(case, action)
     note = cmd.reason if isinstance(cmd, ReasonIn) else cmd.note
     details: dict[str, Any] = {}
     if action is A.APPROVE_RETURN:
@@ -397,7 +302,7 @@ def _decide(session: Session, actor: Principal, case_id: int, action: wf.Action,
         moved = deadlines.extend(session, case.id, float(req.amount or 0), TimeUnit(req.amount_unit or "工作日"),
                                  now=now)
         details["due_at"] = to_business(moved.due_at).isoformat() if moved.due_at else None
-    _record(session, case, step, actor, now, note=note, details=details,
+    steps.record(session, case, step, actor, now, note=note, details=details,
             unit_id=details.get("returned_by_unit_id"))
     return case
 
@@ -431,15 +336,15 @@ def deny_suspension(session: Session, actor: Principal, case_id: int, cmd: Reaso
 
 
 def resume(session: Session, actor: Principal, case_id: int, cmd: NoteIn, *, now: datetime) -> Case:
-    return _simple(session, actor, case_id, A.RESUME, cmd, now, note=cmd.note)
+    return steps.simple(session, actor, case_id, A.RESUME, cmd, now, note=cmd.note)
 
 
 def complete(session: Session, actor: Principal, case_id: int, cmd: RequiredNoteIn, *,
              now: datetime) -> Case:
-    case = _load(session, actor, case_id, A.COMPLETE, cmd)
-    step = _plan(case, A.COMPLETE)
-    _require_own_unit(actor, case)
-    _record(session, case, step, actor, now, note=cmd.note)
+    case = steps.load(session, actor, case_id, A.COMPLETE, cmd)
+    step = steps.plan(case, A.COMPLETE)
+    steps.require_own_unit(actor, case)
+    steps.record(session, case, step, actor, now, note=cmd.note)
     return case
 
 
@@ -447,49 +352,53 @@ def complete(session: Session, actor: Principal, case_id: int, cmd: RequiredNote
 
 def request_check(session: Session, actor: Principal, case_id: int, cmd: CollectorIn, *,
                   now: datetime) -> Case:
-    case = _load(session, actor, case_id, A.REQUEST_CHECK, cmd)
-    step = _plan(case, A.REQUEST_CHECK)
-    task = _assign(session, case, TaskKind.CHECK, cmd.collector_id, actor, now)
-    _record(session, case, step, actor, now, note=cmd.note, details={"collector_id": task.collector_id})
+    case = steps.load(session, actor, case_id, A.REQUEST_CHECK, cmd)
+    step = steps.plan(case, A.REQUEST_CHECK)
+    task = steps.assign(session, case, TaskKind.CHECK, cmd.collector_id, actor, now)
+    steps.record(session, case, step, actor, now, note=cmd.note, details={"collector_id": task.collector_id})
     return case
 
 
 def check(session: Session, actor: Principal, case_id: int, cmd: CheckIn, *, now: datetime) -> Case:
-    case = _load(session, actor, case_id, A.CHECK, cmd)
+    case = steps.load(session, actor, case_id, A.CHECK, cmd)
     outcome = wf.Outcome.PASSED if cmd.passed else wf.Outcome.FAILED
-    step = _plan(case, A.CHECK, outcome)
-    _finish_task(case, TaskKind.CHECK, actor, now, outcome)
-    _record(session, case, step, actor, now, note=cmd.note)
+    step = steps.plan(case, A.CHECK, outcome)
+    steps.finish_task(case, TaskKind.CHECK, actor, now, outcome)
+    steps.record(session, case, step, actor, now, note=cmd.note)
     return case
 
 
 def close(session: Session, actor: Principal, case_id: int, cmd: NoteIn, *, now: datetime) -> Case:
     """结案, recording that the filing standard's closing criterion (结案条件) was met."""
-    case = _load(session, actor, case_id, A.CLOSE, cmd)
-    step = _plan(case, A.CLOSE)
+    case = steps.load(session, actor, case_id, A.CLOSE, cmd)
+    step = steps.plan(case, A.CLOSE)
     standard = catalog_queries.get_standard(session, case.filing_standard_id) if case.filing_standard_id else None
     details = {"closing_criteria": standard.closing_criteria, "criteria_met": True} if standard else {}
     case.closed_at = now
-    _record(session, case, step, actor, now, note=cmd.note, details=details)
+    steps.record(session, case, step, actor, now, note=cmd.note, details=details)
     return case
 
 
 def force_close(session: Session, actor: Principal, case_id: int, cmd: ReasonIn, *, now: datetime) -> Case:
-    case = _load(session, actor, case_id, A.FORCE_CLOSE, cmd)
-    step = _plan(case, A.FORCE_CLOSE)
+    case = steps.load(session, actor, case_id, A.FORCE_CLOSE, cmd)
+    step = steps.plan(case, A.FORCE_CLOSE)
     case.closed_at = now
-    _record(session, case, step, actor, now, note=cmd.reason, details={"forced": True})
+    steps.record(session, case, step, actor, now, note=cmd.reason, details={"forced": True})
     return case
 
 
 def supervise(session: Session, actor: Principal, case_id: int, cmd: NoteIn, *, now: datetime) -> Case:
-    case = _load(session, actor, case_id, A.SUPERVISE, cmd)
-    step = _plan(case, A.SUPERVISE)
+    case = steps.load(session, actor, case_id, A.SUPERVISE, cmd)
+    step = steps.plan(case, A.SUPERVISE)
     case.supervised = True
-    _record(session, case, step, actor, now, note=cmd.note)
+    steps.record(session, case, step, actor, now, note=cmd.note)
     return case
 
 
-def comment(session: Session, actor: Principal, case_id: int, cmd: RequiredNoteIn, *,
-            now: datetime) -> Case:
-    return _simple(session, actor, case_id, A.COMMENT, cmd, now, note=cmd.note)
+def comment(session: Session, actor: Principal, case_id: int, cmd: RequiredNoteIn, *, now: datetime) -> Case:
+    """A note on the timeline; a public one (CommentIn.public) is the reply the reporter sees."""
+    case = steps.load(session, actor, case_id, A.COMMENT, cmd)
+    public = isinstance(cmd, CommentIn) and cmd.public
+    steps.record(session, case, steps.plan(case, A.COMMENT), actor, now, note=cmd.note,
+            details={"public": True} if public else None)
+    return case

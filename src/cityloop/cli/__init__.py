@@ -9,6 +9,7 @@ from cityloop.cli.calendar import calendar_app, deadlines_app
 from cityloop.cli.catalog import catalog_app
 from cityloop.cli.db import db_app
 from cityloop.cli.geo import geo_app
+from cityloop.cli.intake import apikey_app, device_app
 from cityloop.cli.parts import parts_app
 from cityloop.cli.routing import routing_app
 from cityloop.cli.run import run_app
@@ -24,5 +25,7 @@ app.add_typer(deadlines_app, name="deadlines")
 app.add_typer(geo_app, name="geo")
 app.add_typer(routing_app, name="routing")
 app.add_typer(parts_app, name="parts")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(device_app, name="device")
 app.add_typer(bench_app, name="bench")
 app.registered_commands.extend(run_app.registered_commands)

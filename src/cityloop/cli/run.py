@@ -95,6 +95,8 @@ def demo(host: str = "127.0.0.1", port: int = 8000,
         if not demo_data.is_loaded(session):
             typer.echo("loading the demo city (a minute or so, once) …")
             demo_data.load(session, password_policy(settings), SystemClock().now(), say=typer.echo)
+        elif not demo_data.demo_intake.is_loaded(session):  # a demo database from before the intake channels
+            demo_data.demo_intake.load(session, SystemClock().now())
         seed_national_directory(session)
         cases = session.scalar(sa.text("SELECT count(*) FROM cases"))
     engine.dispose()
@@ -106,6 +108,11 @@ def demo(host: str = "127.0.0.1", port: int = 8000,
     typer.echo("  district command centres (dispatcher, one district each): "
                + ", ".join(demo_data.district_dispatcher(c) for c in demo_data.city.CENTRAL) + " … (13 in all)")
     typer.echo("  streets' collectors: collector_<9-digit street code> (the patrol area of that street)")
+    typer.echo("demo API keys (Open311 form field api_key; hotline and devices: header X-API-Key):")
+    for name, key in demo_data.demo_intake.PUBLISHED_KEYS.items():
+        typer.echo(f"  {key:<46} {name}")
+    typer.echo(f"Open311 http://{host}:{port}/open311/discovery.json   "
+               f"随手拍 POST http://{host}:{port}/api/v1/public/reports")
     typer.echo("the worker runs beside the server: deadline breaches and warnings, the outbox on the console")
     sys.stdout.flush()
     # The demo is one command, so the sweeps run in a thread of the server process instead of their own.

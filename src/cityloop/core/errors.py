@@ -51,3 +51,17 @@ class StaleVersion(Conflict):
 class ValidationFailed(DomainError):
     status = 422
     code = "validation_error"
+
+
+class TooLarge(DomainError):
+    status = 413
+    code = "too_large"
+
+
+class RateLimited(DomainError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, details={"retry_after_s": round(retry_after)})
+        self.retry_after = retry_after

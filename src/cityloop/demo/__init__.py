@@ -35,6 +35,8 @@ from cityloop.catalog import service as catalog_service
 from cityloop.catalog.enums import Kind
 from cityloop.catalog.seed import DEMO_STANDARD, seed_demo_standard, seed_national_directory
 from cityloop.demo import city
+from cityloop.demo import intake as demo_intake
+from cityloop.intake import service as intake_service
 from cityloop.parts import queries as part_queries
 from cityloop.routing import service as routing
 
@@ -106,6 +108,8 @@ def load(session: Session, policy: auth_service.PasswordPolicy, now: datetime, *
     say(f"logins: {len(LOGINS)} roles, {len(district_names)} district dispatchers, {patrols} collectors on patrol")
     p = {name: auth_service.principal_of(user) for name, user in users.items()}
     _cases(session, p, lamp_part, now)
+    demo_intake.load(session, now)
+    say(f"intake: {len(demo_intake.DEVICES)} devices, an Open311 client and the 12345 platform reported in")
 
 
 def _street_of(session: Session, lon: float, lat: float) -> str:
@@ -151,7 +155,7 @@ def _cases(session: Session, p: dict[str, Principal], lamp_part: str | None, now
 
     def report(who: str, kind: Kind, code: str, text: str, lat: float, lon: float, address: str,
                urgent: bool = False, part_code: str | None = None) -> int:
-        case = case_service.create_case(session, p[who], CaseIn(
+        case = intake_service.report_case(session, p[who], CaseIn(
             kind=kind, category_code=code, description=text, lat=lat, lon=lon, address=address,
             urgent=urgent, part_code=part_code), now=step())
         session.flush()  # flush: later commands address the case by id

@@ -107,6 +107,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def integrity(_r: Request, _exc: IntegrityError) -> JSONResponse:
         return _error(409, "conflict", "the change conflicts with one made at the same time; reload and retry")
 
+    @app.exception_handler(TimeoutError)
+    async def no_turn(_r: Request, exc: TimeoutError) -> JSONResponse:
+        # The in-process write queue gave up (db/engine.py): the database is saturated, not broken.
+        response = _error(503, "busy", f"the database is busy ({exc}); retry shortly")
+        response.headers["Retry-After"] = "1"
+        return response
+
     @app.exception_handler(OperationalError)
     async def busy(_r: Request, exc: OperationalError) -> JSONResponse:
         if "locked" in str(exc.orig).lower():

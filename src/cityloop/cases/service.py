@@ -116,6 +116,8 @@ def open_case(session: Session, data: CaseIn, *, source: Source, reporter_id: in
         address=data.address, part_code=data.part_code, source=source, reporter_id=reporter_id, urgent=data.urgent,
         self_handled=data.self_handled, status=wf.Status.REPORTED, created_at=now, updated_at=now,
         report_count=1, last_report_at=reported_at or now, public=public,
+        # A new case has none: said here, the first transition does not query for them.
+        requests=[], tasks=[],
     )
     details: dict[str, Any] = {"source": source.value, "urgent": data.urgent, "self_handled": data.self_handled}
     if where is not None:

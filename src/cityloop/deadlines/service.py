@@ -60,8 +60,18 @@ def policy(session: Session) -> Policy:
     return cached
 
 
+def _city_limits(session: Session) -> dict[tuple[DeadlineKind, bool], StepLimit]:
+    """The city's own step limits, read once per unit of work: every step of every case asks, and a missing
+    row (the default applies) would otherwise be a query each time."""
+    cached = session.info.get("step_limits")
+    if cached is None:
+        cached = {(r.kind, r.urgent): r for r in session.scalars(sa.select(StepLimit))}
+        session.info["step_limits"] = cached
+    return cached
+
+
 def step_limit(session: Session, kind: DeadlineKind, urgent: bool) -> tuple[float, TimeUnit]:
-    row = session.get(StepLimit, (kind, urgent))
+    row = _city_limits(session).get((kind, urgent))
     if row is not None:
         return row.amount, TimeUnit(row.unit)
     return DEFAULT_STEP_LIMITS[(kind, urgent)]
@@ -78,6 +88,7 @@ def set_step_limit(session: Session, kind: DeadlineKind, urgent: bool, amount: f
         session.add(row)
     else:
         row.amount, row.unit = amount, unit.value
+    session.info.pop("step_limits", None)
     return row
 
 

@@ -15,7 +15,7 @@ from cityloop.cases.models import Case, CaseEvent, Source
 from cityloop.catalog import queries as catalog_queries
 from cityloop.core.errors import NotFound
 from cityloop.core.pagination import PageParams
-from cityloop.intake.models import MACHINE_CHANNELS, Channel, Device, Outcome, Report, Review
+from cityloop.intake.models import MACHINE_CHANNELS, PENDING_REVIEW, Channel, Device, Outcome, Report, Review
 from cityloop.intake.schemas import PublicStep
 from cityloop.intake.service import token_digest
 from cityloop.units.models import Unit
@@ -35,7 +35,7 @@ def review_queue(session: Session, page: PageParams, *, category_code: str | Non
              .group_by(Report.parent_id).subquery())
     query = (sa.select(Report, sa.func.coalesce(dupes.c.n, 0))
              .outerjoin(dupes, dupes.c.parent_id == Report.id)
-             .where(Report.review == Review.PENDING, Report.parent_id.is_(None)))
+             .where(PENDING_REVIEW, Report.parent_id.is_(None)))
     if category_code:
         query = query.where(Report.category_code == category_code)
     total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -124,15 +125,29 @@ class EventIn(_Strict):
     description: str = Field(default="", max_length=500)
 
 
-class EventResult(BaseModel):
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    """What became of one event. A plain dataclass: a batch makes a thousand of them per call."""
+
     device_event_id: str | None
     outcome: Outcome
     case_id: int | None = None
     reason: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return {"device_event_id": self.device_event_id, "outcome": self.outcome.value, "case_id": self.case_id,
+                "reason": self.reason}
+
+
+class EventResultOut(BaseModel):
+    device_event_id: str | None
+    outcome: Outcome
+    case_id: int | None = Field(default=None, description="the case opened or joined, else null")
+    reason: str | None = Field(default=None, description="why the event was rejected, naming the field, else null")
+
 
 class EventBatchOut(BaseModel):
-    results: list[EventResult]
+    results: list[EventResultOut]
 
 
 class DeviceIn(_Strict):

@@ -30,6 +30,7 @@ from cityloop.catalog.models import Category
 from cityloop.core import crs
 from cityloop.core.errors import ValidationFailed
 from cityloop.core.geo import check_wgs84
+from cityloop.db import bulk
 from cityloop.intake import dedup, rules
 from cityloop.intake.models import Channel, Outcome, Report
 from cityloop.intake.schemas import ReportIn
@@ -125,12 +126,14 @@ def bump_cases(session: Session, joined: dict[int, tuple[int, datetime]]) -> Non
     if not joined:
         return
     table = cast(sa.Table, Case.__table__)
-    last = sa.func.coalesce(table.c.last_report_at, sa.bindparam("latest", type_=Case.last_report_at.type))
-    stmt = (sa.update(table).where(table.c.id == sa.bindparam("case_id"))
-            .values(report_count=table.c.report_count + sa.bindparam("n"),
-                    last_report_at=sa.case((last < sa.bindparam("latest"), sa.bindparam("latest")), else_=last)))
-    session.connection().execute(stmt, [{"case_id": cid, "n": n, "latest": latest}
-                                        for cid, (n, latest) in sorted(joined.items())])
+    latest = sa.bindparam("latest", type_=table.c.last_report_at.type)
+    last = sa.func.coalesce(table.c.last_report_at, latest)
+    stmt = (sa.update(table).where(table.c.id == sa.bindparam("case_id", type_=table.c.id.type))
+            .values(report_count=table.c.report_count + sa.bindparam("n", type_=table.c.report_count.type),
+                    last_report_at=sa.case((last < latest, latest), else_=last)))
+    bulk.update(session.connection(), stmt, ["case_id", "n", "latest"],
+                [table.c.id, table.c.report_count, table.c.last_report_at],
+                [(cid, n, at) for cid, (n, at) in sorted(joined.items())])
     for case_id in joined:
         obj = session.identity_map.get(session.identity_key(Case, case_id))
         if obj is not None:

@@ -170,16 +170,18 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["reviewed_by"], ["users.id"], name=op.f("fk_reports_reviewed_by_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reports")),
         sa.UniqueConstraint("origin", "external_id", name=op.f("uq_reports_origin_external_id")),
-        sa.UniqueConstraint("token_hash", name=op.f("uq_reports_token_hash")),
     )
     with op.batch_alter_table("reports", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_reports_algorithm"), ["algorithm"], unique=False)
         batch_op.create_index(batch_op.f("ix_reports_case_id"), ["case_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_reports_device_id"), ["device_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_reports_parent_id"), ["parent_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_reports_received_at"), ["received_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_reports_reporter_id"), ["reporter_id"], unique=False)
-        batch_op.create_index("ix_reports_review_pending", ["review", "category_code"], unique=False)
+    for name, columns, where, unique in (
+        ("ix_reports_review_pending", ["category_code"], "review = 'pending'", False),
+        ("ix_reports_parent_id", ["parent_id"], "parent_id IS NOT NULL", False),
+        ("ix_reports_reporter_id", ["reporter_id"], "reporter_id IS NOT NULL", False),
+        ("uq_reports_token_hash", ["token_hash"], "token_hash IS NOT NULL", True),
+    ):
+        op.create_index(name, "reports", columns, unique=unique, sqlite_where=sa.text(where),
+                        postgresql_where=sa.text(where))
 
     op.create_table(
         "attachments",
@@ -254,14 +256,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_attachments_case_id"))
 
     op.drop_table("attachments")
+    for name in ("uq_reports_token_hash", "ix_reports_reporter_id", "ix_reports_parent_id",
+                 "ix_reports_review_pending"):
+        op.drop_index(name, table_name="reports")
     with op.batch_alter_table("reports", schema=None) as batch_op:
-        batch_op.drop_index("ix_reports_review_pending")
-        batch_op.drop_index(batch_op.f("ix_reports_reporter_id"))
         batch_op.drop_index(batch_op.f("ix_reports_received_at"))
-        batch_op.drop_index(batch_op.f("ix_reports_parent_id"))
-        batch_op.drop_index(batch_op.f("ix_reports_device_id"))
         batch_op.drop_index(batch_op.f("ix_reports_case_id"))
-        batch_op.drop_index(batch_op.f("ix_reports_algorithm"))
 
     op.drop_table("reports")
     op.drop_table("devices")

@@ -772,3 +772,25 @@ def test_figures_need_stats_permission(client: TestClient, world: World, who: st
     assert client.get("/api/v1/intake/stats/machine-share", headers=world[who].headers).status_code == 403
     assert client.get("/api/v1/intake/stats/precision", headers=world[who].headers).status_code == 403
 
+
+
+def test_a_burst_of_new_problems_is_stored_in_slices_and_answered_in_order(client: TestClient, session: Session,
+                                                                         key: str) -> None:
+    # 250 places 100 m apart (no two within the dedup radius), each seen twice: 250 new cases in one call, more
+    # than one transaction's share (100), and the second sighting of each joins the first across the slices.
+    places = [moved(LAT, LON, north_m=100 * (i // 16), east_m=100 * (i % 16)) for i in range(250)]
+    batch = [event(f"burst-{i}", lat=la, lon=lo) for i, (la, lo) in enumerate(places)]
+    batch += [event(f"again-{i}", lat=la, lon=lo) for i, (la, lo) in enumerate(places)]
+    batch.insert(120, batch[3])  # a repeat of an event answered in an earlier slice
+    before = case_count(session)
+    results = send(client, key, *batch)
+    assert [r["device_event_id"] for r in results] == [e["device_event_id"] for e in batch]
+    assert outcomes(results).count("created") == 251  # the repeat is answered as its first occurrence was
+    assert len({r["case_id"] for r in results if r["outcome"] == "created"}) == 250
+    assert case_count(session) - before == 250
+    first = {r["device_event_id"]: r["case_id"] for r in results if r["device_event_id"].startswith("burst")}
+    assert results[120] == results[3]
+    for i in range(250):
+        again = next(r for r in results if r["device_event_id"] == f"again-{i}")
+        assert (again["outcome"], again["case_id"]) == ("merged", first[f"burst-{i}"])
+    assert len(reports(session)) == 500

@@ -65,6 +65,15 @@ def algorithm_of(device: Device) -> str:
 
 
 def submit_events(session: Session, device: Device, raw: list[Any], *, now: datetime) -> list[EventResult]:
+    """Every event of the batch, in one transaction."""
+    results, _consumed = submit_events_until(session, device, raw, now=now, max_new_cases=None)
+    return results
+
+
+def submit_events_until(session: Session, device: Device, raw: list[Any], *, now: datetime,
+                        max_new_cases: int | None) -> tuple[list[EventResult], int]:
+    """The events of `raw` up to the one that would open case number max_new_cases + 1: their results, and how
+    many of `raw` they are. The caller commits and sends the rest again; the first event always goes through."""
     results: list[EventResult | None] = [None] * len(raw)
     events: list[_Event] = []
     first_of: dict[str, int] = {}
@@ -103,15 +112,16 @@ def submit_events(session: Session, device: Device, raw: list[Any], *, now: date
     events = _classify(session, device, events, results, now)
     # The class each event files under: a sensor's alarm takes the device's alarm class, not the one it sent.
     lock(session, [dedup_key(e.category.kind, e.category.code) for e in events if e.band != "drop" and e.category])
-    _place(session, device, events, results, now)
+    cut = _place(session, device, events, results, now, max_new_cases)
+    consumed = len(raw) if cut is None else cut
 
-    for j, item in enumerate(raw):  # repeats inside the call answer what their first occurrence got
+    for j, item in enumerate(raw[:consumed]):  # repeats inside the call answer what their first occurrence got
         if results[j] is None and isinstance(item, dict):
             first = first_of.get(str(item.get("device_event_id")))
             if first is not None and results[first] is not None:
                 results[j] = results[first]
     return [r if r is not None else EventResult(device_event_id=None, outcome=Outcome.REJECTED, reason="event")
-            for r in results]
+            for r in results[:consumed]], consumed
 
 
 def _replay(session: Session, origin: str, events: list[_Event], results: list[EventResult | None]) -> list[_Event]:
@@ -185,8 +195,9 @@ def _is_alarm(device: Device, ev: EventIn) -> bool:
 
 
 def _place(session: Session, device: Device, events: list[_Event], results: list[EventResult | None],
-           now: datetime) -> None:
-    """Join, open, queue or drop each event, in the order the device sent them."""
+           now: datetime, max_new: int | None) -> int | None:
+    """Join, open, queue or drop each event, in the order the device sent them; stop before the event that would
+    open one case more than `max_new`, and say where (its index in the call), else None."""
     policy = rules.load(session)
     algorithm = algorithm_of(device)
     by_class: dict[tuple[Kind, str], list[_Event]] = defaultdict(list)
@@ -206,6 +217,7 @@ def _place(session: Session, device: Device, events: list[_Event], results: list
 
     rows: list[dict[str, Any]] = []
     joined: dict[int, tuple[int, datetime]] = {}
+    opened, cut = 0, None
     for e in events:
         ev, category = e.ev, e.category
         assert category is not None
@@ -239,6 +251,10 @@ def _place(session: Session, device: Device, events: list[_Event], results: list
                 pending[key].add(report.id, e.lat, e.lon, ev.occurred_at)
             results[e.i] = EventResult(device_event_id=ev.device_event_id, outcome=Outcome.QUEUED)
             continue
+        if max_new is not None and opened >= max_new:
+            cut = e.i
+            break
+        opened += 1
         case = _open(session, device, e, now)
         open_cases[key].add(case.id, e.lat, e.lon, ev.occurred_at)
         rows.append(row | {"outcome": Outcome.CREATED, "case_id": case.id})
@@ -246,6 +262,7 @@ def _place(session: Session, device: Device, events: list[_Event], results: list
     # The driver's executemany: a thousand rows through the ORM's bulk path cost more than the rest of the batch.
     bulk.insert(session.connection(), _REPORTS, _COLUMNS, [tuple(r[c] for c in _COLUMNS) for r in rows])
     bump_cases(session, joined)
+    return cut
 
 
 def _row(device: Device, algorithm: str, e: _Event, now: datetime) -> dict[str, Any]:

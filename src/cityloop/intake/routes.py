@@ -39,7 +39,7 @@ router = APIRouter(prefix="/api/v1", tags=["intake"])
 Manage = Annotated[Principal, require(Permission.INTAKE_MANAGE)]
 Reviewer = Annotated[Principal, require(Permission.INTAKE_REVIEW)]
 Stats = Annotated[Principal, require(Permission.STATS_READ)]
-_SLICE = 250
+_MAX_NEW_CASES = 100
 
 
 @router.post("/cases", response_model=CaseOut, status_code=201, tags=["cases"])
@@ -78,13 +78,17 @@ async def post_events(request: Request, session: SessionDep, clock: ClockDep, se
     if len(events) > settings.intake_max_batch:
         raise ValidationFailed(f"events: {len(events)} events; at most {settings.intake_max_batch} per call",
                                field="events")
-    results = []
-    # One transaction per slice: a batch of new problems opens hundreds of cases, and SQLite's one write lock
-    # must not be held for the whole of it while dispatchers wait. A failure part-way loses nothing that was
-    # committed, and the device's retry replays those events (idempotent on device_event_id).
-    for start in range(0, len(events), _SLICE):
-        results += machine.submit_events(session, device, events[start:start + _SLICE], now=clock.now())
+    results: list[machine.EventResult] = []
+    # A transaction per slice of at most _MAX_NEW_CASES new cases: a batch of new problems would otherwise hold
+    # SQLite's one write lock for many seconds while dispatchers wait; a batch that joins open cases (the usual)
+    # is one transaction. A failure part-way loses nothing committed, and the device's retry replays it.
+    rest = events
+    while rest:
+        part, consumed = machine.submit_events_until(session, device, rest, now=clock.now(),
+                                                     max_new_cases=_MAX_NEW_CASES)
         session.commit()
+        results += part
+        rest = rest[consumed:]
     # Built by hand: validating a thousand results against the response model would cost more than storing them.
     return JSONResponse({"results": [r.to_json() for r in results]})
 

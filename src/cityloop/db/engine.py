@@ -13,6 +13,41 @@ WRITE_QUEUE_TIMEOUT_S = 30
 _HOLDS_QUEUE = "cityloop_holds_write_queue"
 
 
+class FairLock:
+    """A lock granted in arrival order. threading.Lock is not: a thread that releases and at once asks again
+    (a device batch committing one slice and starting the next) can win every time while another waits out
+    its timeout."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._next_ticket = 0
+        self._serving = 0
+        self._abandoned: set[int] = set()  # tickets whose holders stopped waiting
+
+    def acquire(self, timeout: float) -> bool:
+        with self._cond:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            if not self._cond.wait_for(lambda: self._serving == ticket, timeout=timeout):
+                # Give the turn up: the holder's release will skip it (see release).
+                self._abandoned.add(ticket)
+                self._skip()
+                return False
+            return True
+
+    def release(self) -> None:
+        with self._cond:
+            self._serving += 1
+            self._skip()
+            self._cond.notify_all()
+
+    def _skip(self) -> None:
+        while self._serving in self._abandoned:
+            self._abandoned.discard(self._serving)
+            self._serving += 1
+        self._cond.notify_all()
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -40,7 +75,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
     # handler retries with growing sleeps, so under contention some writers waited a second or more while
     # others went first; the queue keeps waits close to the work ahead (docs/PERFORMANCE.md). Other
     # processes (a worker, the CLI) still meet at SQLite's lock, with the busy timeout.
-    queue = threading.Lock()
+    queue = FairLock()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -58,38 +59,49 @@ def _optional_principal(session: ReadSessionDep, clock: ClockDep,
     return auth_service.principal_for_token(session, token, now=clock.now()) if token else None
 
 
-async def _read_public_report(request: Request, settings: Settings) -> tuple[PublicReportIn, list[Prepared]]:
-    """JSON, or multipart form fields plus `photos` files; a missing location may come from a photo's EXIF GPS.
+@dataclass(frozen=True)
+class _Posted:
+    fields: dict[str, Any]
+    files: list[tuple[str, bytes]]
 
-    Every photo is checked (and its clean copy made) before anything is stored, so a bad one leaves nothing.
-    """
+
+async def _posted(request: Request) -> _Posted:
+    """The body as sent — JSON, or form fields plus `photos` files — read before the (synchronous) endpoint runs,
+    so no request holds the database while a phone is still uploading."""
     ctype = request.headers.get("content-type", "")
-    photos: list[Prepared] = []
-    if ctype.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        try:
-            form: FormData = await request.form(max_files=MAX_PHOTOS + 1)
-        except Exception as exc:  # starlette raises several types for a broken multipart body
-            raise ValidationFailed(f"body: the form could not be read ({exc})", field="body") from exc
-        fields: dict[str, Any] = {k: v for k in _FORM_FIELDS if isinstance(v := form.get(k), str) and v != ""}
-        contact = {k: v for k in ("name", "phone", "email") if isinstance(v := form.get(f"contact_{k}"), str) and v}
-        if contact:
-            fields["contact"] = contact
-        files = [f for f in form.getlist("photos") + form.getlist("photo") if isinstance(f, UploadFile)]
-        if len(files) > MAX_PHOTOS:
-            raise ValidationFailed(f"photos: at most {MAX_PHOTOS} photos", field="photos")
-        for i, f in enumerate(files):
-            photos.append(attachment_service.prepare(
-                await f.read(), f.filename or "photo", max_bytes=int(settings.max_upload_mb * 1024 * 1024),
-                max_pixels=settings.max_image_pixels, field=f"photos[{i}]"))
-        if "lat" not in fields and "lon" not in fields:
-            hint = next((p.info for p in photos if p.info.gps_lat is not None), None)
-            if hint is not None:  # EXIF positions are GPS (WGS-84), whatever map the form's crs speaks of
-                fields["lat"], fields["lon"], fields["crs"] = hint.gps_lat, hint.gps_lon, "wgs84"
-    else:
+    if not ctype.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         try:
             fields = json.loads(await request.body())
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValidationFailed(f"body: not valid JSON ({exc})", field="body") from exc
+        if not isinstance(fields, dict):
+            raise ValidationFailed("body: a JSON object is expected", field="body")
+        return _Posted(fields, [])
+    try:
+        form: FormData = await request.form(max_files=MAX_PHOTOS + 1)
+    except Exception as exc:  # starlette raises several types for a broken multipart body
+        raise ValidationFailed(f"body: the form could not be read ({exc})", field="body") from exc
+    fields = {k: v for k in _FORM_FIELDS if isinstance(v := form.get(k), str) and v != ""}
+    contact = {k: v for k in ("name", "phone", "email") if isinstance(v := form.get(f"contact_{k}"), str) and v}
+    if contact:
+        fields["contact"] = contact
+    files = [f for f in form.getlist("photos") + form.getlist("photo") if isinstance(f, UploadFile)]
+    if len(files) > MAX_PHOTOS:
+        raise ValidationFailed(f"photos: at most {MAX_PHOTOS} photos", field="photos")
+    return _Posted(fields, [(f.filename or "photo", await f.read()) for f in files])
+
+
+def _public_report_in(posted: _Posted, settings: Settings) -> tuple[PublicReportIn, list[Prepared]]:
+    """Every photo is checked (and its clean copy made) before anything is stored, so a bad one leaves nothing;
+    a missing location may come from a photo's EXIF GPS."""
+    fields = dict(posted.fields)
+    photos = [attachment_service.prepare(data, name, max_bytes=int(settings.max_upload_mb * 1024 * 1024),
+                                         max_pixels=settings.max_image_pixels, field=f"photos[{i}]")
+              for i, (name, data) in enumerate(posted.files)]
+    if "lat" not in fields and "lon" not in fields:
+        hint = next((p.info for p in photos if p.info.gps_lat is not None), None)
+        if hint is not None:  # EXIF positions are GPS (WGS-84), whatever map the form's crs speaks of
+            fields["lat"], fields["lon"], fields["crs"] = hint.gps_lat, hint.gps_lon, "wgs84"
     try:
         return PublicReportIn.model_validate(fields), photos
     except ValidationError as exc:
@@ -110,8 +122,10 @@ def _validation(exc: ValidationError) -> ValidationFailed:
                      **{k: {"type": "string"} for k in _FORM_FIELDS},
                      "contact_name": {"type": "string"}, "contact_phone": {"type": "string"},
                      "photos": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}}})
-async def public_report(request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-                        principal: Annotated[Principal | None, Depends(_optional_principal)]) -> ReportAccepted:
+def public_report(request: Request, posted: Annotated[_Posted, Depends(_posted)],
+                  # before the write session, so that looking the caller up is not the write transaction's start
+                  principal: Annotated[Principal | None, Depends(_optional_principal)],
+                  session: SessionDep, clock: ClockDep, settings: SettingsDep) -> ReportAccepted:
     """随手拍: report a problem without an account (JSON, or a form with up to 9 photos). Keep the number and
     token: together they show the progress. A signed-in citizen also finds it under GET /public/reports."""
     now = clock.now()
@@ -119,7 +133,7 @@ async def public_report(request: Request, session: SessionDep, clock: ClockDep, 
     wait = _limiter(request, settings).allow(f"user:{principal.user_id}" if principal else client, now)
     if wait is not None:
         raise RateLimited(f"too many reports from this client; try again in {round(wait)} s", retry_after=wait)
-    data, photos = await _read_public_report(request, settings)
+    data, photos = _public_report_in(posted, settings)
     sender = service.Sender(Channel.PUBLIC, f"user:{principal.user_id}" if principal else "public", principal)
     report_in = ReportIn.model_construct(**data.model_dump(exclude={"contact"}), contact=data.contact, part_code=None,
                                          urgent=False, external_id=None, occurred_at=None, attributes={}, public=True)

@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from cityloop.auth import apikeys
@@ -28,6 +28,7 @@ from cityloop.intake.schemas import (
     DeviceOut,
     DevicePatch,
     EventBatchOut,
+    EventIn,
     ReportOut,
     ReviewIn,
     ReviewRejectIn,
@@ -61,12 +62,9 @@ def case_reports(case_id: int, session: ReadSessionDep, principal: PrincipalDep)
 
 # --- machine collection -------------------------------------------------------------------------------------
 
-@router.post("/intake/events", response_model=EventBatchOut)
-async def post_events(request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-                      x_api_key: Annotated[str | None, Header(alias=apikeys.HEADER)] = None) -> JSONResponse:
-    """A device's detections, up to `intake_max_batch` per call; one result per event, in order. Retrying
-    with the same device_event_id never opens a second case."""
-    device = devices.authenticate(session, x_api_key)
+async def _events_body(request: Request) -> list[Any]:
+    """The batch's events, read before the endpoint runs: the endpoint itself is synchronous (in the thread
+    pool), so no request ever waits for a slow client while holding the database's write lock."""
     raw = await request.body()
     try:
         body = json.loads(raw)
@@ -75,6 +73,19 @@ async def post_events(request: Request, session: SessionDep, clock: ClockDep, se
     events = body.get("events") if isinstance(body, dict) else None
     if not isinstance(events, list):
         raise ValidationFailed('events: the body must be {"events": [...]}', field="events")
+    return events
+
+
+@router.post("/intake/events", response_model=EventBatchOut,
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
+                 "type": "object", "required": ["events"],
+                 "properties": {"events": {"type": "array", "items": EventIn.model_json_schema()}}}}}}})
+def post_events(session: SessionDep, clock: ClockDep, settings: SettingsDep,
+                events: Annotated[list[Any], Depends(_events_body)],
+                x_api_key: Annotated[str | None, Header(alias=apikeys.HEADER)] = None) -> JSONResponse:
+    """A device's detections, up to `intake_max_batch` per call; one result per event, in order. Retrying
+    with the same device_event_id never opens a second case."""
+    device = devices.authenticate(session, x_api_key)
     if len(events) > settings.intake_max_batch:
         raise ValidationFailed(f"events: {len(events)} events; at most {settings.intake_max_batch} per call",
                                field="events")

@@ -3,45 +3,24 @@ intake, leave the figures an operator would expect."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from cityloop import demo, migrations
 from cityloop.auth import apikeys
 from cityloop.auth.permissions import ApiScope
-from cityloop.auth.service import PasswordPolicy
 from cityloop.cases.models import Case, Source
 from cityloop.cases.workflow import Status
-from cityloop.db.engine import make_engine
-from cityloop.db.session import session_scope, write_sessionmaker
 from cityloop.demo import intake as demo_intake
 from cityloop.intake import queries
 from cityloop.intake.models import Channel, Device, Outcome, Report, Review
-from tests.dbutil import fresh_database_url
 from tests.factories import EPOCH
+from tests.integration.test_demo import engine, session, url
 
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    with fresh_database_url(tmp_path_factory.mktemp("demo_intake")) as url:
-        eng = make_engine(url)
-        migrations.upgrade(eng)
-        with session_scope(write_sessionmaker(eng)) as session:
-            demo.load(session, PasswordPolicy.from_costs(time_cost=1, memory_kib=8, parallelism=1, demo_mode=True),
-                      EPOCH, profile=demo.SMALL)
-        yield eng
-        eng.dispose()
-
-
-@pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    with Session(engine) as s:
-        yield s
+# The demo city loaded once for this module, as test_demo loads it (its fixtures, by name).
+__all__ = ["engine", "session", "url"]
 
 
 def test_every_published_key_works_for_its_channel(session: Session) -> None:

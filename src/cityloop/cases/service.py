@@ -162,7 +162,7 @@ def system_file(session: Session, case: Case, *, now: datetime, note: str, dispa
             case.urgent = True
             details["urgent"] = True
     steps.record(session, case, steps.plan(case, A.FILE), None, now, note=note, details=details)
-    if case.urgent:
+    if details.get("urgent"):  # an urgent report alerted the dispatchers when it came in; a row made it urgent now
         steps.alert(session, case, "role:dispatcher", now)
     steps.auto_dispatch(session, case, now, force=dispatch)
     return case

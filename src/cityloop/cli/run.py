@@ -88,7 +88,7 @@ def demo(host: str = "127.0.0.1", port: int = 8000,
     """Migrate, load the demo city into an SQLite file if it is empty, print the logins and serve."""
     path = (db or default_data_dir() / "demo.sqlite").expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    settings = Settings(database_url=f"sqlite:///{path}", demo_mode=True)
+    settings = Settings(database_url=f"sqlite:///{path}", demo_mode=True, public_base_url=f"http://{host}:{port}")
     engine = engine_for(settings)
     migrations.upgrade(engine)
     with session_scope(write_sessionmaker(engine)) as session:

@@ -16,6 +16,7 @@ from cityloop.auth.principal import Principal
 from cityloop.cases import access
 from cityloop.cases.routes import case_out
 from cityloop.cases.schemas import CaseIn, CaseOut
+from cityloop.core.clock import to_business
 from cityloop.core.errors import ValidationFailed
 from cityloop.core.pagination import MAX_LIMIT, PageParams
 from cityloop.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
@@ -224,7 +225,7 @@ def machine_share(session: ReadSessionDep, _p: Stats, clock: ClockDep, start: da
     """机器上报占比 for [start, end) (default: the last 30 days) — the ≥ 50 % target's figure."""
     s, e = _window(start, end, clock.now())
     out = queries.machine_share(session, s, e)
-    out["start"], out["end"] = s.isoformat(), e.isoformat()
+    out["start"], out["end"] = to_business(s).isoformat(), to_business(e).isoformat()
     return JSONResponse(out)
 
 

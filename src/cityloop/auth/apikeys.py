@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
@@ -13,15 +12,12 @@ from sqlalchemy.orm import Session
 
 from cityloop.auth.models import ApiKey
 from cityloop.auth.permissions import ApiScope
+from cityloop.auth.service import token_digest
 from cityloop.core.errors import Forbidden, NotFound, ValidationFailed
 
 KEY_PREFIX = "cl_"
 # The header every channel but Open311's form field reads the key from.
 HEADER = "X-API-Key"
-
-
-def _digest(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def create(session: Session, name: str, scopes: Iterable[ApiScope], *, now: datetime,
@@ -43,7 +39,7 @@ def create(session: Session, name: str, scopes: Iterable[ApiScope], *, now: date
         raw = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     else:
         prefix = raw.split("_")[1]
-    key = ApiKey(name=name, prefix=prefix, key_hash=_digest(raw), scopes=wanted, created_by=created_by,
+    key = ApiKey(name=name, prefix=prefix, key_hash=token_digest(raw), scopes=wanted, created_by=created_by,
                  created_at=now)
     session.add(key)
     session.flush()
@@ -77,7 +73,7 @@ def authenticate(session: Session, raw: str | None, scope: ApiScope, *, field: s
     key = None
     if raw.startswith(KEY_PREFIX) and len(parts) >= 3:
         key = session.scalar(sa.select(ApiKey).where(ApiKey.prefix == parts[1]))
-    if key is None or key.revoked_at is not None or not hmac.compare_digest(key.key_hash, _digest(raw)):
+    if key is None or key.revoked_at is not None or not hmac.compare_digest(key.key_hash, token_digest(raw)):
         raise Forbidden(f"{field}: the API key is not valid or was revoked", field=field, code="invalid_api_key")
     if scope.value not in (key.scopes or []):
         raise Forbidden(f"{field}: this key may not be used for {scope.value}", field=field,

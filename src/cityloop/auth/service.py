@@ -43,7 +43,8 @@ class PasswordPolicy:
             raise ValidationFailed(f"{field}: the demo password is only accepted in demo mode", field=field)
 
 
-def _token_digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """What is stored of a secret handed out (a bearer token, an API key, a citizen's follow-up token)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -109,14 +110,14 @@ def authenticate(session: Session, policy: PasswordPolicy, username: str, passwo
 
 def issue_token(session: Session, user: User, *, now: datetime, ttl: timedelta) -> str:
     token = secrets.token_urlsafe(32)
-    session.add(AccessToken(token_hash=_token_digest(token), user_id=user.id, created_at=now,
+    session.add(AccessToken(token_hash=token_digest(token), user_id=user.id, created_at=now,
                             expires_at=now + ttl))
     return token
 
 
 def revoke_token(session: Session, token: str, *, now: datetime) -> None:
     session.execute(sa.update(AccessToken)
-                    .where(AccessToken.token_hash == _token_digest(token), AccessToken.revoked_at.is_(None))
+                    .where(AccessToken.token_hash == token_digest(token), AccessToken.revoked_at.is_(None))
                     .values(revoked_at=now))
 
 
@@ -124,7 +125,7 @@ def principal_for_token(session: Session, token: str, *, now: datetime) -> Princ
     row = session.execute(
         sa.select(User, AccessToken.expires_at, AccessToken.revoked_at)
         .join(AccessToken, AccessToken.user_id == User.id)
-        .where(AccessToken.token_hash == _token_digest(token))
+        .where(AccessToken.token_hash == token_digest(token))
     ).first()
     if row is None:
         raise NotAuthenticated("the bearer token is not known", code="invalid_token")

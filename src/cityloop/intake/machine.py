@@ -109,10 +109,11 @@ def submit_events_until(session: Session, device: Device, raw: list[Any], *, now
     origin = f"device:{device.id}"
     lock(session, [origin])
     events = _replay(session, origin, events, results)
-    events = _classify(session, device, events, results, now)
+    policy = rules.load(session)
+    events = _classify(session, device, policy, events, results, now)
     # The class each event files under: a sensor's alarm takes the device's alarm class, not the one it sent.
     lock(session, [dedup_key(e.category.kind, e.category.code) for e in events if e.band != "drop" and e.category])
-    cut = _place(session, device, events, results, now, max_new_cases)
+    cut = _place(session, device, policy, events, results, now, max_new_cases)
     consumed = len(raw) if cut is None else cut
 
     for j, item in enumerate(raw[:consumed]):  # repeats inside the call answer what their first occurrence got
@@ -143,11 +144,10 @@ def _replay(session: Session, origin: str, events: list[_Event], results: list[E
     return fresh
 
 
-def _classify(session: Session, device: Device, events: list[_Event], results: list[EventResult | None],
-              now: datetime) -> list[_Event]:
+def _classify(session: Session, device: Device, policy: rules.IntakeRules, events: list[_Event],
+              results: list[EventResult | None], now: datetime) -> list[_Event]:
     """Class, place and band of each event; the invalid ones are answered here."""
     known: dict[tuple[Kind, str], Category | None] = {}
-    policy = rules.load(session)
     index = area_index.get_index(session)
     lons = np.array([e.lon for e in events], dtype=np.float64)
     lats = np.array([e.lat for e in events], dtype=np.float64)
@@ -194,11 +194,10 @@ def _is_alarm(device: Device, ev: EventIn) -> bool:
             and ev.value >= device.alarm_threshold)
 
 
-def _place(session: Session, device: Device, events: list[_Event], results: list[EventResult | None],
-           now: datetime, max_new: int | None) -> int | None:
+def _place(session: Session, device: Device, policy: rules.IntakeRules, events: list[_Event],
+           results: list[EventResult | None], now: datetime, max_new: int | None) -> int | None:
     """Join, open, queue or drop each event, in the order the device sent them; stop before the event that would
     open one case more than `max_new`, and say where (its index in the call), else None."""
-    policy = rules.load(session)
     algorithm = algorithm_of(device)
     by_class: dict[tuple[Kind, str], list[_Event]] = defaultdict(list)
     for e in events:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cityloop.attachments.models import Attachment, Stage
+from cityloop.auth.service import token_digest
 from cityloop.cases import workflow as wf
 from cityloop.cases.models import Case, CaseEvent, Source
 from cityloop.catalog import queries as catalog_queries
@@ -17,7 +18,6 @@ from cityloop.core.errors import NotFound
 from cityloop.core.pagination import PageParams
 from cityloop.intake.models import MACHINE_CHANNELS, PENDING_REVIEW, Channel, Device, Outcome, Report, Review
 from cityloop.intake.schemas import PublicStep
-from cityloop.intake.service import token_digest
 from cityloop.units.models import Unit
 
 A = wf.Action

@@ -15,7 +15,7 @@ from cityloop.cases import service as cases
 from cityloop.cases.models import Case, Source
 from cityloop.cases.schemas import NoteIn
 from cityloop.core.errors import Conflict, NotFound
-from cityloop.intake import rules
+from cityloop.intake import machine, rules
 from cityloop.intake.models import Device, Report, Review
 from cityloop.intake.service import bump_cases, case_in, category_or_fail, dedup_key, lock, open_candidates
 
@@ -60,7 +60,7 @@ def accept(session: Session, actor: Principal, report_id: int, note: str, *, now
         bump_cases(session, {joined.id: (len(group), latest)})
         return joined
     device = session.get(Device, report.device_id) if report.device_id else None
-    description = report.description or (f"{device.name}发现{category.name}" if device else category.name)
+    description = report.description or (machine.describe(device, category, None, None) if device else category.name)
     case = cases.open_case(session, case_in(category, report.lon, report.lat, description=description),
                            source=Source.DEVICE, reporter_id=None, actor=None, now=now,
                            where=area_index.locate_or_none(session, report.lon, report.lat),

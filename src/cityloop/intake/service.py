@@ -7,7 +7,6 @@ each submission takes transaction-scoped advisory locks on its origin and on its
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from cityloop.areas import index as area_index
 from cityloop.auth.principal import Principal
+from cityloop.auth.service import token_digest
 from cityloop.cases import service as cases
 from cityloop.cases import workflow as wf
 from cityloop.cases.models import Case, Source
@@ -61,10 +61,6 @@ class Submitted:
     outcome: Outcome
     replayed: bool = False
     token: str | None = None  # the follow-up token, in plain text, only when it was just issued
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def lock(session: Session, names: Iterable[str]) -> None:

@@ -4,24 +4,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports pytest bench bench-sweep bench-geocode bench-intake clean
+.PHONY: demo test lint typecheck imports pytest bench bench-sweep bench-geocode bench-intake bench-web browser clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package.json package-lock.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "cityloop needs Python 3.11 or newer")'
+	@command -v npm >/dev/null || (echo 'the web console needs npm (Node.js) at install time for its front-end libraries'; exit 1)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,open311-clients]'
+	@# htmx, Leaflet and ECharts from the npm registry, pinned by package-lock.json, served by cityloop itself.
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	$(BIN)/python -m cityloop.web.vendor node_modules
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/cityloop demo
 
-test: lint typecheck imports pytest
+test: lint typecheck imports browser pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	@# Services never commit and nothing uses backref (architecture.md §3): only entrypoints may commit.
-	@! grep -rn --include='*.py' -E '\.commit\(' src/cityloop | grep -v -E '/(\w*routes|cli|main|deps)\.py:|/cli/\w+\.py:|/db/session\.py:' \
+	@! grep -rn --include='*.py' -E '\.commit\(' src/cityloop | grep -v -E '/(\w*routes|cli|main|deps)\.py:|/cli/\w+\.py:|/web/pages/\w+\.py:|/db/session\.py:' \
 		|| (echo 'commit() outside an entrypoint (see architecture.md §3)'; exit 1)
 	@! grep -rn --include='*.py' 'backref=' src/cityloop || (echo 'use back_populates, not backref'; exit 1)
 
@@ -30,6 +34,10 @@ typecheck: $(STAMP)
 
 imports: $(STAMP)
 	$(BIN)/lint-imports
+
+# Debian's Chromium (and a Chinese font) for tests/browser: installed when root, else explained (tests skip).
+browser:
+	bash scripts/ensure-browser.sh
 
 pytest: $(STAMP)
 	$(BIN)/pytest
@@ -45,6 +53,9 @@ bench-geocode: $(STAMP)
 
 bench-intake: $(STAMP)
 	$(BIN)/python bench/bench_intake.py
+
+bench-web: $(STAMP)
+	$(BIN)/python bench/bench_web.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

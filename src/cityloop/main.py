@@ -40,6 +40,7 @@ from cityloop.routing import routes as routing_routes
 from cityloop.settings import Settings
 from cityloop.stats import routes as stats_routes
 from cityloop.units import routes as unit_routes
+from cityloop.web import app as web_app
 
 _HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                    area_routes, routing_routes, parts_routes, intake_routes, intake_public_routes,
                    attachment_routes):
         app.include_router(module.router)
+    web_app.install(app)
     app.include_router(open311_routes.router)  # last: it ends with a catch-all for unknown /open311 paths
 
     @app.get("/health", tags=["ops"])

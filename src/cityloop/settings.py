@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=50_000_000, gt=0, description="larger images are refused (bombs)")
 
     # Public channels.
+    # The web console. Map tiles are optional: with none the map shows boundaries and grids on a plain
+    # background. `map_tile_crs` is the datum the tiles are drawn in (天地图: wgs84; AMap/高德: gcj02), so
+    # that points and polygons land on the right streets.
+    ui_language: str = Field(default="zh_CN", description="console language (a gettext catalog in web/locale)")
+    map_tile_url: str = Field(default="", description="tile URL template, e.g. http://tiles.intra/{z}/{x}/{y}.png")
+    map_tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
+    map_tile_attribution: str = ""
+    map_tile_max_zoom: int = Field(default=18, ge=1, le=22)
+    map_center: str = Field(default="120.155,30.274", description="lon,lat (WGS-84) the maps open on")
     public_base_url: str = Field(default="http://127.0.0.1:8000", description="how the outside world reaches us")
     public_reports_per_minute: int = Field(default=10, ge=1, description="随手拍 reports per client per minute")
     open311_jurisdiction_id: str = "hangzhou.gov.cn"

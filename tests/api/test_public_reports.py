@@ -326,3 +326,25 @@ def test_a_body_that_is_not_json_is_a_422_naming_body(client: TestClient, sessio
     r = client.post("/api/v1/public/reports", content=b"{oops", headers={"Content-Type": "application/json"})
     assert (r.status_code, r.json()["field"]) == (422, "body")
     assert counts(session) == before
+
+
+def test_a_class_closed_to_the_public_is_refused_naming_the_field(client: TestClient, session: Session) -> None:
+    from cityloop.catalog import queries as catalog_queries
+    from cityloop.catalog.enums import Kind
+
+    fields = body()
+    category = catalog_queries.find(session, Kind(fields["kind"]), fields["category_code"])
+    assert category is not None
+    category.public_intake = False
+    session.flush()
+    before = counts(session)
+    r = report(client, expect=422)
+    assert r["field"] == "category_code"
+    assert counts(session) == before
+
+
+def test_a_citizens_report_through_the_case_api_is_on_their_list_too(client: TestClient, world: World) -> None:
+    r = client.post("/api/v1/cases", headers=world["citizen"].headers, json=body())
+    assert r.status_code == 201, r.text
+    listed = client.get("/api/v1/public/reports", headers=world["citizen"].headers).json()
+    assert [v["number"] for v in listed] == [r.json()["number"]]

@@ -62,6 +62,8 @@ class Grid(CreatedAtMixin, Base):
     """单元网格: about 100 m × 100 m, nested in one community; its 15-digit code is the community's + 3 digits."""
 
     __tablename__ = "grids"
+    # The console's map fetches the grids of the visible box; a city has hundreds of thousands.
+    __table_args__ = (sa.Index("ix_grids_center_lat_lon", "center_lat", "center_lon"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(15), unique=True)

@@ -17,6 +17,7 @@ from cityloop.auth.models import AccessToken, RoleAssignment, UnitMembership, Us
 from cityloop.auth.permissions import Role
 from cityloop.auth.principal import Principal
 from cityloop.core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from cityloop.core.pagination import PageParams
 
 # The demo city's published password. It is accepted only in demo mode: a server started any other way
 # refuses it at login and when a user is created or a password set, so a demo account can never become a
@@ -60,8 +61,7 @@ def create_user(session: Session, policy: PasswordPolicy, *, username: str, pass
         raise ValidationFailed("roles: give the user at least one role", field="roles")
     if password_hash is None:
         policy.check_new(password)
-    if area_code is not None and (not area_code.isdigit() or len(area_code) not in (6, 9, 12)):
-        raise ValidationFailed("area_code: a district (6), street (9) or community (12) code", field="area_code")
+    _check_area_code(area_code)
     if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"username {username!r} is taken", field="username", code="username_taken")
     user = User(username=username, display_name=display_name or username, area_code=area_code,
@@ -70,6 +70,52 @@ def create_user(session: Session, policy: PasswordPolicy, *, username: str, pass
     user.memberships = [UnitMembership(unit_id=u) for u in dict.fromkeys(unit_ids)]
     session.add(user)
     return user
+
+
+def _check_area_code(area_code: str | None) -> None:
+    if area_code is not None and (not area_code.isdigit() or len(area_code) not in (6, 9, 12)):
+        raise ValidationFailed("area_code: a district (6), street (9) or community (12) code", field="area_code")
+
+
+def update_user(session: Session, user_id: int, *, roles: Iterable[Role], unit_ids: Iterable[int],
+                area_code: str | None, display_name: str | None = None) -> User:
+    """Replace a user's roles, unit memberships and area scope. Takes effect on the user's next request: the
+    principal is rebuilt from these rows every time a token is presented."""
+    user = require_user(session, user_id)
+    role_set = set(roles)
+    if not role_set:
+        raise ValidationFailed("roles: give the user at least one role", field="roles")
+    _check_area_code(area_code)
+    if display_name is not None:
+        user.display_name = display_name.strip() or user.username
+    user.area_code = area_code
+    kept_roles = {r.role: r for r in user.roles}
+    user.roles = [kept_roles.get(r) or RoleAssignment(role=r) for r in sorted(role_set)]
+    kept_units = {m.unit_id: m for m in user.memberships}
+    user.memberships = [kept_units.get(u) or UnitMembership(unit_id=u) for u in dict.fromkeys(unit_ids)]
+    return user
+
+
+def set_active(session: Session, user_id: int, active: bool) -> User:
+    """Disable or re-enable an account. A disabled user's tokens stop working at once (principal_for_token)
+    and the row stays, because cases and their events name the user."""
+    user = require_user(session, user_id)
+    user.active = active
+    return user
+
+
+def list_users(session: Session, page: PageParams, *, q: str | None = None,
+               active: bool | None = None) -> tuple[list[User], int]:
+    """Users by username; `q` is a literal substring of the username or display name."""
+    stmt = sa.select(User)
+    if q:
+        stmt = stmt.where(sa.or_(User.username.icontains(q, autoescape=True),
+                                 User.display_name.icontains(q, autoescape=True)))
+    if active is not None:
+        stmt = stmt.where(User.active.is_(active))
+    total = session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(User.username).limit(page.limit).offset(page.offset)).all()
+    return list(rows), total
 
 
 def set_password(session: Session, policy: PasswordPolicy, username: str, password: str) -> User:
@@ -88,6 +134,13 @@ def get_by_username(session: Session, username: str) -> User:
 
 def get_user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
+
+
+def require_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}", field="user_id")
+    return user
 
 
 def authenticate(session: Session, policy: PasswordPolicy, username: str, password: str) -> User:

@@ -53,6 +53,15 @@ def find(session: Session, kind: Kind, code: str, *, scheme: str | None = None) 
         _scheme_is(scheme), Category.kind == kind, Category.code == code, Category.active.is_(True)))
 
 
+def names(session: Session, classes: set[tuple[Kind, str]]) -> dict[tuple[Kind, str], str]:
+    """Class names of the adopted directory for (kind, code) pairs, in one query (lists show names)."""
+    if not classes:
+        return {}
+    rows = session.execute(sa.select(Category.kind, Category.code, Category.name).where(
+        _scheme_is(None), Category.code.in_({code for _, code in classes})))
+    return {(kind, code): name for kind, code, name in rows if (kind, code) in classes}
+
+
 def get_standard(session: Session, standard_id: int) -> FilingStandard | None:
     return session.get(FilingStandard, standard_id)
 

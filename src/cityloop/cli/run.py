@@ -101,6 +101,7 @@ def demo(host: str = "127.0.0.1", port: int = 8000,
         cases = session.scalar(sa.text("SELECT count(*) FROM cases"))
     engine.dispose()
     typer.echo(f"\ncityloop demo — database {path} ({cases} cases)")
+    typer.echo(f"console http://{host}:{port}/  (sign in below; 随手拍 for citizens: http://{host}:{port}/public/report)")
     typer.echo(f"API http://{host}:{port}/api/v1   docs http://{host}:{port}/docs")
     typer.echo(f"demo logins (password: {demo_data.DEMO_PASSWORD}, accepted in demo mode only):")
     for username, role in demo_data.LOGINS:

@@ -138,6 +138,17 @@ def running(session: Session, case_id: int, kinds: Iterable[DeadlineKind] | None
     return list(session.scalars(stmt.order_by(Deadline.id)))
 
 
+def running_many(session: Session, case_ids: Iterable[int]) -> dict[int, list[Deadline]]:
+    """The open clocks of many cases in one query (work queues show a light per case)."""
+    ids = list(case_ids)
+    found: dict[int, list[Deadline]] = {i: [] for i in ids}
+    if ids:
+        for d in session.scalars(sa.select(Deadline).where(Deadline.case_id.in_(ids), Deadline.state.in_(RUNNING))
+                                 .order_by(Deadline.id)):
+            found[d.case_id].append(d)
+    return found
+
+
 def meet(session: Session, case_id: int, kinds: Iterable[DeadlineKind], *, now: datetime) -> list[Deadline]:
     met = running(session, case_id, kinds)
     for d in met:

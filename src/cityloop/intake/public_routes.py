@@ -60,12 +60,12 @@ def _optional_principal(session: ReadSessionDep, clock: ClockDep,
 
 
 @dataclass(frozen=True)
-class _Posted:
+class PostedReport:
     fields: dict[str, Any]
     files: list[tuple[str, bytes]]
 
 
-async def _posted(request: Request) -> _Posted:
+async def _posted(request: Request) -> PostedReport:
     """The body as sent — JSON, or form fields plus `photos` files — read before the (synchronous) endpoint runs,
     so no request holds the database while a phone is still uploading."""
     ctype = request.headers.get("content-type", "")
@@ -76,7 +76,7 @@ async def _posted(request: Request) -> _Posted:
             raise ValidationFailed(f"body: not valid JSON ({exc})", field="body") from exc
         if not isinstance(fields, dict):
             raise ValidationFailed("body: a JSON object is expected", field="body")
-        return _Posted(fields, [])
+        return PostedReport(fields, [])
     try:
         form: FormData = await request.form(max_files=MAX_PHOTOS + 1)
     except Exception as exc:  # starlette raises several types for a broken multipart body
@@ -88,10 +88,10 @@ async def _posted(request: Request) -> _Posted:
     files = [f for f in form.getlist("photos") + form.getlist("photo") if isinstance(f, UploadFile)]
     if len(files) > MAX_PHOTOS:
         raise ValidationFailed(f"photos: at most {MAX_PHOTOS} photos", field="photos")
-    return _Posted(fields, [(f.filename or "photo", await f.read()) for f in files])
+    return PostedReport(fields, [(f.filename or "photo", await f.read()) for f in files])
 
 
-def _public_report_in(posted: _Posted, settings: Settings) -> tuple[PublicReportIn, list[Prepared]]:
+def _public_report_in(posted: PostedReport, settings: Settings) -> tuple[PublicReportIn, list[Prepared]]:
     """Every photo is checked (and its clean copy made) before anything is stored, so a bad one leaves nothing;
     a missing location may come from a photo's EXIF GPS."""
     fields = dict(posted.fields)
@@ -122,7 +122,7 @@ def _validation(exc: ValidationError) -> ValidationFailed:
                      **{k: {"type": "string"} for k in _FORM_FIELDS},
                      "contact_name": {"type": "string"}, "contact_phone": {"type": "string"},
                      "photos": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}}})
-def public_report(request: Request, posted: Annotated[_Posted, Depends(_posted)],
+def public_report(request: Request, posted: Annotated[PostedReport, Depends(_posted)],
                   # before the write session, so that looking the caller up is not the write transaction's start
                   principal: Annotated[Principal | None, Depends(_optional_principal)],
                   session: SessionDep, clock: ClockDep, settings: SettingsDep) -> ReportAccepted:

@@ -106,8 +106,8 @@ def _view(session: Session, report: Report, case: Case) -> PublicView:
 
 
 def my_reports(session: Session, user_id: int, page: PageParams) -> tuple[list[PublicView], int]:
-    query = sa.select(Report).where(Report.reporter_id == user_id, Report.case_id.is_not(None),
-                                    Report.channel == Channel.PUBLIC)
+    """A signed-in person's own reports, whichever way they came in (随手拍, or the API as a citizen)."""
+    query = sa.select(Report).where(Report.reporter_id == user_id, Report.case_id.is_not(None))
     total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
     reports = session.scalars(query.order_by(Report.id.desc()).limit(page.limit).offset(page.offset))
     views = []

@@ -154,6 +154,10 @@ def submit_report(session: Session, sender: Sender, data: ReportIn, *, now: date
             same = session.get(Case, earlier.case_id) if earlier.case_id else None
             return Submitted(earlier, same, earlier.outcome, replayed=True)
     category = category_or_fail(session, data.kind, data.category_code)
+    if sender.channel in PUBLIC_CHANNELS and not category.public_intake:
+        # Some classes are for staff only (a collector's 部件 inspection, say): the public may not file them.
+        raise ValidationFailed(f"category_code: class {category.code} does not take reports from the public",
+                               field="category_code")
     lon, lat = place_of(session, data)
     where = area_index.locate_or_none(session, lon, lat)
     occurred = min(data.occurred_at or now, now)

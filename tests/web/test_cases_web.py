@@ -12,7 +12,7 @@ from cityloop.attachments.models import Attachment, Stage
 from cityloop.cases.models import Case
 from tests.api.helpers import Api
 from tests.conftest import World
-from tests.web.helpers import Web, jpeg, text_of
+from tests.web.helpers import CSRF, Web, jpeg, text_of
 
 
 def web(client: TestClient, world: World, who: str) -> Web:
@@ -219,3 +219,14 @@ def test_a_queue_refreshes_itself_as_a_fragment(client: TestClient, world: World
     assert "<html" not in fragment
     assert first["number"] in fragment
     assert second["number"] in fragment
+
+
+def test_a_form_posted_after_the_session_ended_returns_to_its_page_after_login(client: TestClient,
+                                                                            api: Api) -> None:
+    case = api.report()
+    w = Web(client)  # no session cookie: signed out (expired) in the meantime
+    r = w.client.post(f"/cases/{case['id']}/act/accept", data={"csrf_token": CSRF},
+                      headers={"Referer": f"http://testserver/cases/{case['id']}?x=1"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/login?next=/cases/{case['id']}%3Fx%3D1"
+    assert api.get(case["id"])["status"] == "reported"

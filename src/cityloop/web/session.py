@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request, Response
 
@@ -103,7 +103,9 @@ def current_principal(request: Request,
     if principal is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if request.method != "GET":
-            target = request.headers.get("HX-Current-URL") or "/"
+            # After signing in again the user returns to the page the form was on, not to a bare POST URL.
+            here = urlsplit(request.headers.get("HX-Current-URL") or request.headers.get("Referer") or "/")
+            target = here.path + (f"?{here.query}" if here.query else "") if here.path else "/"
         raise LoginRequired(target)
     return principal
 

@@ -52,11 +52,11 @@ def duration(minutes: int | float | None, working: bool = True) -> str:
     return f"超时{text}" if late else text
 
 
-def make_templates(language: str = "zh_CN") -> Jinja2Templates:
+def make_templates(language: str = "zh_CN", locale_dir: Path = LOCALE_DIR) -> Jinja2Templates:
     env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(["html", "xml"]),
                       undefined=StrictUndefined, extensions=["jinja2.ext.i18n"], trim_blocks=True,
                       lstrip_blocks=True)
-    translations = gettext.translation("cityloop", localedir=LOCALE_DIR, languages=[language], fallback=True)
+    translations = gettext.translation("cityloop", localedir=locale_dir, languages=[language], fallback=True)
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(bizdt=bizdt, duration=duration, urlquote=lambda s: quote(str(s), safe=""))
     env.globals.update(

@@ -14,6 +14,7 @@ from cityloop.auth.permissions import Permission
 from cityloop.auth.principal import Principal
 from cityloop.core.errors import DomainError, ValidationFailed
 from cityloop.units.models import UnitLevel
+from cityloop.web import forms
 from cityloop.web.templating import redirect, render
 
 # The field a DomainError or pydantic error names, as the forms label it: the message says which box to fix.
@@ -61,18 +62,20 @@ def label(field: str | None) -> str:
 
 def problem(exc: DomainError) -> str:
     """A service's refusal as the form shows it: the field's Chinese name first, then what was wrong."""
-    name = label(exc.field)
-    return f"请检查「{name}」（{exc.field}）：{exc.message}" if name else exc.message
+    return forms.message(exc, FIELD_LABELS)
 
 
 def invalid(exc: ValidationError) -> tuple[str, str | None]:
     """(message, field) for the first problem pydantic found in a form turned into a model."""
-    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
-    loc = [str(p) for p in first.get("loc", ()) if isinstance(p, str)]
-    field = loc[0] if loc else None
-    message = str(first.get("msg", "invalid"))
-    name = label(field)
-    return (f"请检查「{name}」（{field}）：{message}" if name else message), field
+    refused = forms.invalid(exc)
+    return problem(refused), refused.field
+
+
+def refusal(exc: ValidationError | DomainError) -> tuple[str, int]:
+    """(message, status) for a refused form, whether pydantic or a service refused it."""
+    if isinstance(exc, ValidationError):
+        return invalid(exc)[0], 422
+    return problem(exc), form_status(exc)
 
 
 def blank_none(value: str | None) -> str | None:

@@ -39,9 +39,9 @@ from cityloop.web.pages.admin_common import (
     back,
     blank_none,
     form_status,
-    invalid,
     pages,
     problem,
+    refusal,
     render_admin,
 )
 from cityloop.web.session import require
@@ -287,13 +287,10 @@ def _save_rule(request: Request, session: Session, principal: Principal, now: An
         else:
             routing_service.update_rule(session, rule_id, spec, now=now)
         session.flush()
-    except ValidationError as exc:
+    except (ValidationError, DomainError) as exc:
         session.rollback()
-        return _rule_form(request, principal, rule_id=rule_id, form=form, error=invalid(exc)[0], status=422)
-    except DomainError as exc:
-        session.rollback()
-        return _rule_form(request, principal, rule_id=rule_id, form=form, error=problem(exc),
-                          status=form_status(exc))
+        error, status = refusal(exc)
+        return _rule_form(request, principal, rule_id=rule_id, form=form, error=error, status=status)
     session.commit()
     return back(request, "/admin/routing", "rule_created" if rule_id is None else "rule_saved")
 
@@ -348,12 +345,9 @@ def set_policy(request: Request, session: SessionDep, principal: RoutingManager,
                                    command_level=body.command_level, auto_dispatch=body.auto_dispatch,
                                    now=clock.now())
         session.flush()
-    except ValidationError as exc:
+    except (ValidationError, DomainError) as exc:
         session.rollback()
-        return _routing_page(request, session, principal, error=invalid(exc)[0], policy_form=form, status=422)
-    except DomainError as exc:
-        session.rollback()
-        return _routing_page(request, session, principal, error=problem(exc), policy_form=form,
-                             status=form_status(exc))
+        error, status = refusal(exc)
+        return _routing_page(request, session, principal, error=error, policy_form=form, status=status)
     session.commit()
     return back(request, "/admin/routing", "policy_saved")

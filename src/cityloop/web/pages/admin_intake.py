@@ -23,7 +23,7 @@ from cityloop.intake import devices, rules
 from cityloop.intake.models import DEVICE_TYPE_LABELS, Device
 from cityloop.intake.schemas import DedupRuleIn, DeviceIn, DevicePatch, ThresholdIn
 from cityloop.web import session as web_session
-from cityloop.web.pages.admin_common import back, blank_none, form_status, invalid, number, problem, render_admin
+from cityloop.web.pages.admin_common import back, blank_none, form_status, number, problem, refusal, render_admin
 from cityloop.web.session import require
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(web_session.check_csrf)])
@@ -77,12 +77,10 @@ def add_device(request: Request, session: SessionDep, principal: Manager, clock:
             "alarm_threshold": number(alarm_threshold, "alarm_threshold"),
             "alarm_category_code": blank_none(alarm_category_code)})
         device, key = devices.add(session, data, now=clock.now(), created_by=principal.user_id)
-    except ValidationError as exc:
+    except (ValidationError, DomainError) as exc:
         session.rollback()
-        return _devices_page(request, session, principal, form=form, error=invalid(exc)[0], status=422)
-    except DomainError as exc:
-        session.rollback()
-        return _devices_page(request, session, principal, form=form, error=problem(exc), status=form_status(exc))
+        error, status = refusal(exc)
+        return _devices_page(request, session, principal, form=form, error=error, status=status)
     session.commit()
     return _key_shown(request, principal, title=f"设备「{device.name}」已登记", key=key,
                       about=f"设备编号 {device.id}。把密钥配置到设备上，设备上报时放在请求头 {apikeys.HEADER} 中。",
@@ -201,13 +199,10 @@ def set_threshold(request: Request, session: SessionDep, principal: Manager, clo
             "category_code": category_code.strip() or "*", "algorithm": algorithm.strip() or "*",
             "auto_at": number(auto_at, "auto_at"), "review_at": number(review_at, "review_at")})
         rules.set_threshold(session, body, now=clock.now())
-    except ValidationError as exc:
+    except (ValidationError, DomainError) as exc:
         session.rollback()
-        return _rules_page(request, session, principal, error=invalid(exc)[0], threshold_form=form, status=422)
-    except DomainError as exc:
-        session.rollback()
-        return _rules_page(request, session, principal, error=problem(exc), threshold_form=form,
-                           status=form_status(exc))
+        error, status = refusal(exc)
+        return _rules_page(request, session, principal, error=error, threshold_form=form, status=status)
     session.commit()
     return back(request, "/admin/intake-rules", "threshold_saved")
 
@@ -230,13 +225,10 @@ def set_dedup_rule(request: Request, session: SessionDep, principal: Manager, cl
             "category_code": category_code.strip() or "*", "radius_m": number(radius_m, "radius_m"),
             "window_min": window_min.strip() or None})
         rules.set_dedup_rule(session, body, now=clock.now())
-    except ValidationError as exc:
+    except (ValidationError, DomainError) as exc:
         session.rollback()
-        return _rules_page(request, session, principal, error=invalid(exc)[0], dedup_form=form, status=422)
-    except DomainError as exc:
-        session.rollback()
-        return _rules_page(request, session, principal, error=problem(exc), dedup_form=form,
-                           status=form_status(exc))
+        error, status = refusal(exc)
+        return _rules_page(request, session, principal, error=error, dedup_form=form, status=status)
     session.commit()
     return back(request, "/admin/intake-rules", "dedup_saved")
 

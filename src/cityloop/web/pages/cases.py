@@ -7,7 +7,7 @@ with the message (naming the field) and the user's input, nothing stored.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -35,6 +35,7 @@ from cityloop.core.timeunits import TimeUnit
 from cityloop.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
 from cityloop.intake import queries as intake_queries
 from cityloop.units import queries as unit_queries
+from cityloop.web import forms
 from cityloop.web import session as web_session
 from cityloop.web.session import WebPrincipal
 from cityloop.web.templating import redirect, render
@@ -53,11 +54,7 @@ FIELD_LABELS = {"note": "说明", "reason": "理由", "unit_id": "处置单位",
 MAX_CHOICES = 2000
 
 
-async def read_form(request: Request) -> FormData:
-    return await request.form()
-
-
-FormDep = Annotated[FormData, Depends(read_form)]
+FormDep = forms.PostedForm
 
 
 def _collectors(session: Session) -> list[tuple[int, str]]:
@@ -116,12 +113,6 @@ def _body(model: type[Any], form: FormData) -> dict[str, Any]:
     return body
 
 
-def _validation_message(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    field = ".".join(str(p) for p in first.get("loc", ())) or "body"
-    return f"{FIELD_LABELS.get(field, field)}（{field}）：{first.get('msg', '无效')}"
-
-
 @router.post("/cases/{case_id}/act/{action}")
 def act(request: Request, case_id: int, action: str, form: FormDep, reads: ReadSessionDep,
         principal: WebPrincipal, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> Response:
@@ -142,11 +133,11 @@ def act(request: Request, case_id: int, action: str, form: FormDep, reads: ReadS
             [attachment_service.Upload(f"photos.{i}", f.filename or "", f.file) for i, f in enumerate(uploads)],
             max_bytes=int(settings.max_upload_mb * 1024 * 1024), max_pixels=settings.max_image_pixels)
         case = handler(session, principal, case_id, cmd, now=now)
-    except ValidationError as exc:
-        return _again(request, reads, principal, case_id, now, act_on, _validation_message(exc), 422, form)
-    except DomainError as exc:
+    except (ValidationError, DomainError) as exc:
+        refused = forms.invalid(exc) if isinstance(exc, ValidationError) else exc
         session.rollback()
-        return _again(request, reads, principal, case_id, now, act_on, exc.message, exc.status, form)
+        return _again(request, reads, principal, case_id, now, act_on, forms.message(refused, FIELD_LABELS),
+                      refused.status, form)
     storage = storage_for(settings)
     stored = attachment_service.store(session, storage, prepared, stage=stage, case_id=case.id, report_id=None,
                                       uploaded_by=principal.user_id, now=now) if prepared and stage else []

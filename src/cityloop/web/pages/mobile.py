@@ -36,7 +36,7 @@ from cityloop.core.pagination import PageParams
 from cityloop.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
 from cityloop.intake import service as intake_service
 from cityloop.settings import Settings
-from cityloop.web import geojson
+from cityloop.web import forms, geojson
 from cityloop.web import session as web_session
 from cityloop.web.session import WebPrincipal, require
 from cityloop.web.templating import redirect, render
@@ -60,16 +60,7 @@ FIELD_LABELS = {"category": "问题类别", "category_code": "问题类别", "ki
 
 # --- shared with the 随手拍 pages (public.py) ----------------------------------------------------------------
 
-async def read_form(request: Request) -> FormData:
-    """The posted form, read before a synchronous endpoint runs (so no database session waits on an upload).
-    Starlette keeps it on the request, so the CSRF check and this read parse the body once."""
-    try:
-        return await request.form()
-    except Exception as exc:  # starlette raises several types for a broken multipart body
-        raise ValidationFailed(f"表单无法读取（{exc}）", field="body") from exc
-
-
-PostedForm = Annotated[FormData, Depends(read_form)]
+PostedForm = forms.PostedForm
 
 
 def text_fields(form: FormData, names: Sequence[str]) -> dict[str, str]:
@@ -95,19 +86,11 @@ def require_location(values: dict[str, str]) -> None:
         raise ValidationFailed("请点“定位”或在地图上点选问题位置（lat/lon）", field="lat")
 
 
-def invalid(exc: ValidationError) -> ValidationFailed:
-    """A pydantic error as the form's error: the first field named, every message kept."""
-    errors = [(".".join(str(p) for p in e.get("loc", ())) or "body", e.get("msg", "invalid")) for e in exc.errors()]
-    message = "；".join(f"{field}: {msg}" for field, msg in errors)
-    return ValidationFailed(message, field=errors[0][0] if errors else "body")
-
-
 def form_error(exc: DomainError) -> dict[str, Any]:
     """What a form shows for a refused submission: the message, with the field in the user's words."""
     field = exc.field or "body"
-    base = field.split(".")[0].split("[")[0]
-    label = FIELD_LABELS.get(base, base)
-    return {"message": f"{label}（{field}）：{exc.message}", "field": base, "status": exc.status}
+    return {"message": forms.message(ValidationFailed(exc.message, field=field), FIELD_LABELS),
+            "field": field.split(".")[0].split("[")[0], "status": exc.status}
 
 
 def category_groups(categories: Sequence[Category]) -> list[tuple[str, list[Category]]]:
@@ -214,7 +197,7 @@ def _case_in(values: dict[str, Any]) -> CaseIn:
             "urgent": values["urgent"], "self_handled": values["self_handled"],
             **({"source": values["source"]} if values["source"] else {})})
     except ValidationError as exc:
-        raise invalid(exc) from exc
+        raise forms.invalid(exc) from exc
 
 
 @router.get("/m/report")

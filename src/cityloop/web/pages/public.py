@@ -24,8 +24,8 @@ from cityloop.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
 from cityloop.intake import public_routes
 from cityloop.intake import queries as intake_queries
 from cityloop.web import session as web_session
+from cityloop.web.forms import PostedForm
 from cityloop.web.pages.mobile import (
-    PostedForm,
     category_groups,
     form_error,
     parse_category,

@@ -32,6 +32,7 @@ from cityloop.core.pagination import PageParams
 from cityloop.deadlines.models import Deadline, DeadlineState
 from cityloop.deps import ClockDep, ReadSessionDep
 from cityloop.units import queries as unit_queries
+from cityloop.web import forms
 from cityloop.web import session as web_session
 from cityloop.web.session import WebPrincipal
 from cityloop.web.templating import render
@@ -39,6 +40,8 @@ from cityloop.web.templating import render
 router = APIRouter(include_in_schema=False, dependencies=[Depends(web_session.check_csrf)])
 
 PAGE_SIZE = 30
+SEARCH_LABELS = {"number": "案件编号", "status": "状态", "kind": "类型", "category_code": "类别代码",
+                 "area": "区域代码", "urgent": "仅紧急"}
 NEARBY_DEG = 0.0005  # ≈ 50 m in Hangzhou: a report this close of the same class is likely the same problem
 
 
@@ -182,8 +185,7 @@ def search(request: Request, session: ReadSessionDep, principal: WebPrincipal, c
     try:
         f = CaseFilterIn.model_validate({**params, "status": [s for s in statuses if s]})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        error = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+        error = forms.message(forms.invalid(exc), SEARCH_LABELS)
         f = CaseFilterIn()
     cases, total = case_queries.list_cases(session, principal, f, _page_params(page))
     return render(request, "queues/search.html", {

@@ -19,6 +19,8 @@ SignIn = Callable[[Page, str], None]
 
 
 def as_user(page: Page, sign_in: SignIn, username: str) -> None:
+    # Let the page finish its own requests (its map's GeoJSON) before the session it runs under goes away.
+    page.wait_for_load_state("networkidle")
     page.context.clear_cookies()
     sign_in(page, username)
 
@@ -98,6 +100,11 @@ def test_a_case_goes_round_the_loop_by_clicking(desktop: Page, phone: Page, sign
     shot(desktop, "loop-4-dispatch-board")
 
     def to_unit(form: Locator) -> None:
+        # The unit list is long: typing filters it (nothing matches this, then everything is back).
+        search = form.locator("input[data-filter-options]")
+        search.fill("没有这样的单位")
+        expect(form.locator("select[name='unit_id'] option:not([hidden])")).to_have_count(0)
+        search.fill("")
         form.locator("select[name='unit_id']").select_option(str(unit_id))
         form.locator("textarea[name='note']").fill("该路段由此单位养护")
 

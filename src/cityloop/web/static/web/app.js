@@ -131,6 +131,22 @@
     });
   }
 
+  // <input data-filter-options="#select"> hides the options not containing what was typed (long unit lists).
+  function initOptionFilter(input) {
+    var select = document.querySelector(input.getAttribute("data-filter-options"));
+    if (!select) return;
+    input.addEventListener("input", function () {
+      var q = input.value.trim().toLowerCase();
+      var first = null;
+      Array.prototype.forEach.call(select.options, function (o) {
+        var show = q === "" || o.textContent.toLowerCase().indexOf(q) >= 0;
+        o.hidden = !show;
+        if (show && !first) first = o;
+      });
+      if (first && select.selectedOptions[0] && select.selectedOptions[0].hidden) first.selected = true;
+    });
+  }
+
   function initChart(el) {
     if (el._chart || typeof echarts === "undefined") return;
     el._chart = echarts.init(el);
@@ -141,6 +157,7 @@
     root.querySelectorAll(".map[data-map]").forEach(initMap);
     root.querySelectorAll("[data-geolocate]").forEach(initGeolocate);
     root.querySelectorAll("input[data-filter]").forEach(initFilter);
+    root.querySelectorAll("input[data-filter-options]").forEach(initOptionFilter);
     root.querySelectorAll("[data-chart]").forEach(initChart);
   }
 

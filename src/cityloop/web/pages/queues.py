@@ -23,7 +23,7 @@ from cityloop.auth.principal import Principal
 from cityloop.cases import access, dispatching
 from cityloop.cases import queries as case_queries
 from cityloop.cases import workflow as wf
-from cityloop.cases.models import Case
+from cityloop.cases.models import Case, CaseRequest, RequestState
 from cityloop.cases.schemas import CaseFilterIn
 from cityloop.catalog import queries as catalog_queries
 from cityloop.catalog.enums import Kind
@@ -86,6 +86,12 @@ def rows_for(session: Session, cases: list[Case], now: datetime, spec: QueueSpec
                 .where(Attachment.case_id.in_([c.id for c in cases])).group_by(Attachment.case_id)):
             if case_id is not None:
                 photos[case_id] = att_id
+    pending: dict[int, list[CaseRequest]] = {}
+    if spec and spec.requests and cases:
+        for r in session.scalars(sa.select(CaseRequest).where(
+                CaseRequest.case_id.in_([c.id for c in cases]), CaseRequest.state == RequestState.PENDING)
+                .order_by(CaseRequest.id)):
+            pending.setdefault(r.case_id, []).append(r)
     rows = []
     for c in cases:
         views = lights.get(c.id, [])
@@ -94,7 +100,7 @@ def rows_for(session: Session, cases: list[Case], now: datetime, spec: QueueSpec
             "case": c, "category": names.get((c.kind, c.category_code), c.category_code),
             "status_label": wf.STATUS_LABELS[c.status], "unit": units.get(c.unit_id) if c.unit_id else None,
             "deadline": worst, "photo": photos.get(c.id),
-            "pending": [r for r in c.requests if r.state.value == "pending"] if spec and spec.requests else [],
+            "pending": pending.get(c.id, []),
         }
         if spec and spec.nearby:
             row["nearby"] = _nearby(session, c)

@@ -66,9 +66,13 @@ def test_home_lists_only_the_collectors_own_open_tasks(client: TestClient, api: 
 
 
 def test_home_shows_what_was_just_done(client: TestClient, world: World) -> None:
-    r = Web(client, world["collector"]).get("/m?done=" + quote("20261101000007：已上报"))
+    r = Web(client, world["collector"]).get("/m?done=reported&case=20261101000007")
     assert '<p class="flash ok" role="status">20261101000007：已上报</p>' in r.text
-    assert "<b>" not in Web(client, world["collector"]).get("/m?done=%3Cb%3Ex").text  # escaped
+    # Only codes make a message: text in a link never shows as the console's own words.
+    forged = Web(client, world["collector"]).get("/m?done=" + quote("请拨打 400-000 缴纳罚款") + "&case=x").text
+    assert "400-000" not in forged
+    assert 'class="flash ok"' not in forged
+    assert "已上报" in Web(client, world["collector"]).get("/m?done=reported&case=<b>x</b>").text
 
 
 def test_home_is_for_collectors(client: TestClient, world: World) -> None:
@@ -202,7 +206,7 @@ def test_report_creates_the_case_with_its_photos(client: TestClient, world: Worl
     assert r.status_code == 303, text_of(r.text)[:500]
     case = session.scalars(sa.select(Case).order_by(Case.id.desc())).first()
     assert case is not None
-    assert r.headers["location"] == "/m?done=" + quote(f"{case.number}：已上报")
+    assert r.headers["location"] == f"/m?done=reported&case={case.number}"
     assert (case.reporter_id, case.kind, case.category_code) == (world["collector"].id, Kind.PART, "01001")
     assert (round(case.lat, 4), round(case.lon, 4), case.address) == (LAT, LON, "北山街断桥东50米")
     assert (case.source, case.status, case.urgent, case.self_handled) == (Source.COLLECTOR, Status.REPORTED,

@@ -7,10 +7,11 @@ turns it into another language (setting `ui_language`), and with none the Chines
 from __future__ import annotations
 
 import gettext
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -31,6 +32,26 @@ LOCALE_DIR = HERE / "locale"
 STATIC_URL = "/static/web"
 
 LIGHT_LABELS = {"green": "正常", "yellow": "即将超时", "red": "已超时"}
+
+# What a page says after a command, by the code in `?done=` (and the case number in `?case=`): codes, never text
+# from the URL, so that no link can make the console say something it did not say.
+FLASH: dict[str, str] = {**{a.value: f"已{label}" for a, label in wf.ACTION_LABELS.items()},
+                         "reported": "已上报", "review_accepted": "已确认属实并受理",
+                         "review_rejected": "已驳回（计入算法误报）"}
+_CASE_NUMBER = re.compile(r"\d{8,20}")
+
+
+def flash_url(url: str, code: str, number: str | None = None) -> str:
+    query = urlencode({"done": code, **({"case": number} if number else {})})
+    return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
+def flash(request: Request) -> str | None:
+    label = FLASH.get(request.query_params.get("done", ""))
+    if label is None:
+        return None
+    number = request.query_params.get("case", "")
+    return f"{number}：{label}" if _CASE_NUMBER.fullmatch(number) else label
 
 
 def bizdt(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -91,7 +112,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
            status_code: int = 200) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.templates
     ctx = {"principal": getattr(request.state, "principal", None), "map_config": map_config(request),
-           "done": None,
+           "done": flash(request),
            "csrf_token": web_session.csrf_token(request), "htmx": is_htmx(request),
            "path": request.url.path, "settings": request.app.state.settings, **(context or {})}
     response = templates.TemplateResponse(request, template, ctx, status_code=status_code)

@@ -8,7 +8,6 @@ with the message (naming the field) and the user's input, nothing stored.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
@@ -38,7 +37,7 @@ from cityloop.units import queries as unit_queries
 from cityloop.web import forms
 from cityloop.web import session as web_session
 from cityloop.web.session import WebPrincipal
-from cityloop.web.templating import redirect, render
+from cityloop.web.templating import flash_url, redirect, render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(web_session.check_csrf)])
 
@@ -97,10 +96,9 @@ def _page_context(session: Session, principal: Principal, case_id: int, now: Any
 
 
 @router.get("/cases/{case_id}")
-def case_page(request: Request, case_id: int, session: ReadSessionDep, principal: WebPrincipal, clock: ClockDep,
-              done: str | None = None) -> Response:
-    ctx = _page_context(session, principal, case_id, clock.now())
-    return render(request, "cases/detail.html", {**ctx, "done": done})
+def case_page(request: Request, case_id: int, session: ReadSessionDep, principal: WebPrincipal,
+              clock: ClockDep) -> Response:
+    return render(request, "cases/detail.html", _page_context(session, principal, case_id, clock.now()))
 
 
 def _body(model: type[Any], form: FormData) -> dict[str, Any]:
@@ -146,13 +144,8 @@ def act(request: Request, case_id: int, action: str, form: FormDep, reads: ReadS
     except BaseException:
         attachment_service.discard(storage, stored)
         raise
-    done = f"{case.number}：已{wf.ACTION_LABELS[act_on]}"
     target = web_session.safe_next(str(form.get("next") or "")) or f"/cases/{case.id}"
-    return redirect(request, _with_done(target, done))
-
-
-def _with_done(url: str, message: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}done={quote(message)}"
+    return redirect(request, flash_url(target, act_on.value, case.number))
 
 
 def _again(request: Request, reads: Session, principal: Principal, case_id: int, now: Any, action: wf.Action,

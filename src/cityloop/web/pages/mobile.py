@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -39,7 +38,7 @@ from cityloop.settings import Settings
 from cityloop.web import forms, geojson
 from cityloop.web import session as web_session
 from cityloop.web.session import WebPrincipal, require
-from cityloop.web.templating import redirect, render
+from cityloop.web.templating import flash_url, redirect, render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(web_session.check_csrf)])
 
@@ -117,7 +116,7 @@ def _category_names(session: Session, cases: Sequence[Case]) -> dict[tuple[Kind,
 
 
 @router.get("/m")
-def home(request: Request, session: ReadSessionDep, principal: Collector, done: str | None = None) -> Response:
+def home(request: Request, session: ReadSessionDep, principal: Collector) -> Response:
     cases, _total = case_queries.queue(session, principal, PageParams(_TASKS_SHOWN, 0), role=Role.COLLECTOR)
     names = _category_names(session, cases)
     tasks = []
@@ -126,7 +125,7 @@ def home(request: Request, session: ReadSessionDep, principal: Collector, done: 
         if task is not None:
             tasks.append({"case": case, "task": task, "label": TASK_LABELS[task.kind],
                           "category": names.get((case.kind, case.category_code), case.category_code)})
-    return render(request, "mobile/home.html", {"tasks": tasks, "done": (done or "")[:200] or None,
+    return render(request, "mobile/home.html", {"tasks": tasks,
                                                 "can_report": principal.has(Permission.CASE_CREATE)})
 
 
@@ -242,4 +241,4 @@ def report(request: Request, form: PostedForm,
         raise
     # The flash every console page shows after a command: "<number>：已<what>".
     home = "/m" if principal.has(Permission.CASE_VERIFY) else f"/cases/{case.id}"
-    return redirect(request, f"{home}?done=" + quote(f"{case.number}：已上报"))
+    return redirect(request, flash_url(home, "reported", case.number))

@@ -125,7 +125,7 @@ def _page_params(page: int) -> PageParams:
 
 @router.get("/work/{name}")
 def work_queue(request: Request, name: str, session: ReadSessionDep, principal: WebPrincipal, clock: ClockDep,
-               page: Annotated[int, Query(ge=1, le=10_000)] = 1, done: str | None = None) -> Response:
+               page: Annotated[int, Query(ge=1, le=10_000)] = 1) -> Response:
     spec = QUEUES.get(name)
     if spec is None:
         raise NotFound(f"没有名为 {name} 的工作队列")
@@ -133,13 +133,13 @@ def work_queue(request: Request, name: str, session: ReadSessionDep, principal: 
         raise Forbidden(f"「{spec.title}」属于{ROLE_TITLE[spec.role]}的工作，你的角色没有此权限")
     now = clock.now()
     if name == "leader":
-        return _leader(request, session, principal, now, spec, page, done)
+        return _leader(request, session, principal, now, spec, page)
     cases, total = case_queries.queue(session, principal, _page_params(page), role=spec.role)
     # The page's periodic refresh asks for the table only (HX-Target: queue); a browser without JS never does.
     template = "queues/_queue.html" if request.headers.get("HX-Target") == "queue" else "queues/queue.html"
     return render(request, template, {
         "spec": spec, "name": name, "rows": rows_for(session, list(cases), now, spec), "total": total,
-        "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "done": done})
+        "page": page, "pages": max(1, -(-total // PAGE_SIZE))})
 
 
 ROLE_TITLE = {Role.OPERATOR: "受理员", Role.SHIFT_LEADER: "值班长", Role.DISPATCHER: "派遣员",
@@ -158,7 +158,7 @@ def _overdue(session: Session, principal: Principal, now: datetime, page: PagePa
 
 
 def _leader(request: Request, session: Session, principal: Principal, now: datetime, spec: QueueSpec, page: int,
-            done: str | None) -> Response:
+            ) -> Response:
     tab = request.query_params.get("tab", "overdue")
     if tab == "overdue":
         cases, total = _overdue(session, principal, now, _page_params(page))
@@ -178,7 +178,7 @@ def _leader(request: Request, session: Session, principal: Principal, now: datet
                          "itemStyle": {"color": "#2b6cc4"}}]}
     return render(request, "queues/leader.html", {
         "spec": spec, "name": "leader", "tab": tab, "rows": rows_for(session, cases, now, spec), "total": total,
-        "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "done": done, "chart": chart,
+        "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "chart": chart,
         "open_total": sum(by_status.values()), "overdue_total": overdue_total})
 
 

@@ -178,8 +178,14 @@ def test_the_leader_sees_overdue_cases_and_can_supervise(client: TestClient, wor
     page = web(client, world, "leader").get("/work/leader").text
     assert case["number"] in page
     assert "data-chart" in page
-    act(client, world, "leader", case["id"], "supervise", note="请加快处置")
+    # One click from the list: back on the list, the case now marked 督办中.
+    r = web(client, world, "leader").post(f"/cases/{case['id']}/act/supervise",
+                                          {"expected_version": api.get(case["id"])["version"],
+                                           "next": "/work/leader"})
+    assert r.status_code == 303
+    assert r.headers["location"].startswith("/work/leader?done=supervise")
     assert api.get(case["id"])["supervised"] is True
+    assert "督办中" in web(client, world, "leader").get("/work/leader").text
 
 
 def test_search_filters_by_number_and_reports_a_bad_filter(client: TestClient, world: World, api: Api) -> None:

@@ -55,6 +55,7 @@ class QueueSpec:
     nearby: bool = False
     suggestion: bool = False
     requests: bool = False
+    supervise: bool = False
 
 
 QUEUES: dict[str, QueueSpec] = {
@@ -70,7 +71,7 @@ QUEUES: dict[str, QueueSpec] = {
                       "派遣到本单位的案件：按时限处置，上传处置后照片；需要时申请回退、延期或挂账。",
                       photos=True, requests=True),
     "leader": QueueSpec("超时 · 督办", Role.LEADER, Permission.CASE_SUPERVISE,
-                        "超时案件、紧急案件和督办中的案件；督办会通知处置单位并记入考评。"),
+                        "超时案件、紧急案件和督办中的案件；督办会通知处置单位并记入考评。", supervise=True),
 }
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from PIL import Image
 from playwright.sync_api import FilePayload, Locator, Page, expect
 
+from cityloop import demo
 from tests.browser.conftest import Live, shot
 
 SignIn = Callable[[Page, str], None]
@@ -53,7 +54,10 @@ def test_a_case_goes_round_the_loop_by_clicking(desktop: Page, phone: Page, sign
                                                 live_server: Live) -> None:
     unit_id = min(live_server.units_of["unit_staff"])
 
-    # 1. The collector reports on the phone: class by search, place by GPS, a photo.
+    # 1. The collector reports on the phone: class by search, place by GPS, a photo. The phone stands on
+    # 北山街 in 西湖区, where the demo's unit_staff units work (a dispatcher is offered the district's units).
+    lon, lat = demo.CASE_POINTS[4]
+    phone.context.set_geolocation({"latitude": lat, "longitude": lon, "accuracy": 10})
     as_user(phone, sign_in, "collector")
     phone.goto("/m/report")
     # 暴露生活垃圾: the demo dispatches it by hand (上水井盖, say, is dispatched automatically on filing).

@@ -27,6 +27,20 @@ def list_units(session: Session, page: PageParams, *, level: UnitLevel | None = 
     return rows, total
 
 
+_LEVEL_ORDER = (UnitLevel.CITY, UnitLevel.DISTRICT, UnitLevel.STREET, UnitLevel.COMMUNITY)
+
+
+def serving_district(session: Session, district_code: str, limit: int) -> list[Unit]:
+    """The active units a case in this district can go to: city-level and territory-less ones, and every unit
+    whose territory lies in the district (the district's, its streets', its communities'); broadest first.
+    A dispatcher picks among these rather than scrolling a city's thousands of units."""
+    city_wide = sa.or_(Unit.level == UnitLevel.CITY, Unit.territory_code.is_(None))
+    rows = session.scalars(sa.select(Unit).where(
+        Unit.active.is_(True), sa.or_(city_wide, Unit.territory_code.startswith(district_code, autoescape=True)))
+        .order_by(Unit.code).limit(limit)).all()
+    return sorted(rows, key=lambda u: (_LEVEL_ORDER.index(u.level), u.code))
+
+
 def names_by_id(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}

@@ -73,7 +73,8 @@ def _page_context(session: Session, principal: Principal, case_id: int, now: Any
     filed = catalog_queries.get_standard(session, case.filing_standard_id) if case.filing_standard_id else None
     units: list[Any] = []
     if A.DISPATCH in allowed:
-        units = list(unit_queries.list_units(session, PageParams(MAX_LIMIT, 0))[0])
+        units = (unit_queries.serving_district(session, case.district_code, MAX_LIMIT) if case.district_code
+                 else list(unit_queries.list_units(session, PageParams(MAX_LIMIT, 0))[0]))
     unit_names = unit_queries.names_by_id(session, {u for u in [case.unit_id] if u})
     photos = attachment_service.list_for_case(session, case.id)
     by_stage: dict[str, list[Any]] = {}

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml package.json package-lock.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "cityloop needs Python 3.11 or newer")'
-	@command -v npm >/dev/null || (echo 'the web console needs npm (Node.js) at install time for its front-end libraries'; exit 1)
+	@bash scripts/ensure-npm.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,open311-clients]'

@@ -108,10 +108,14 @@ def main() -> None:
             cases = httpx.get(f"{base}/api/v1/cases?limit=1&status=dispatched",
                               headers={"Authorization": f"Bearer {token}"}).json()["items"]
             case_id = cases[0]["id"]
+            # A filed case: its page carries the dispatch form with the units serving its district.
+            filed_id = httpx.get(f"{base}/api/v1/cases?limit=1&status=filed",
+                                 headers={"Authorization": f"Bearer {token}"}).json()["items"][0]["id"]
             pages = [
                 ("operator", "/work/intake"), ("operator", "/work/review"), ("shift_leader", "/work/filing"),
                 ("dispatcher", "/work/dispatch"), ("unit_staff", "/work/unit"), ("leader", "/work/leader"),
                 ("collector", "/m"), ("collector", "/m/report"), ("dispatcher", f"/cases/{case_id}"),
+                ("dispatcher", f"/cases/{filed_id}"),
                 ("operator", "/cases"), ("dispatcher", "/map"), ("dispatcher", "/map/cases.geojson"),
                 ("dispatcher", "/map/territories.geojson?level=street"), ("admin", "/admin"),
                 ("admin", "/admin/users"), ("citizen", "/public/mine"), (None, "/public/report"), (None, "/login"),
